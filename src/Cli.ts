@@ -1,0 +1,106 @@
+/**
+ * The `etl` command (contract.md, "Commands"). Exit codes: 0 success, 1
+ * failure, 2 bad usage or configuration, 3 partial.
+ */
+import { Command, Options } from "@effect/cli"
+import { Cause, ConfigError, Console, Data, Effect, type Layer, Option } from "effect"
+import { forEnvironment } from "./layers/ConfigProvider.js"
+import * as Main from "./layers/Main.js"
+import { runPipeline } from "./programs/Pipeline.js"
+import { parseIsoDay } from "./rules/Dates.js"
+import { describeConfigError } from "./services/AppConfig.js"
+import { Warehouse } from "./services/Warehouse.js"
+
+/** Ends the command with this exit code; its message has already been printed. */
+export class ExitStatus extends Data.TaggedError("ExitStatus")<{ readonly code: number }> {}
+
+export const EXIT = { success: 0, failure: 1, usage: 2, partial: 3, strict: 4 } as const
+
+const env = Options.choice("env", ["dev", "test", "prod"]).pipe(
+  Options.withDefault("dev" as const),
+  Options.withDescription("Environment: reads .env.<env> after the process environment")
+)
+
+const day = (name: string, description: string) =>
+  Options.text(name).pipe(
+    Options.filterMap((t) => Option.fromNullable(parseIsoDay(t.trim())), `--${name} expects a calendar date as YYYY-MM-DD`),
+    Options.optional,
+    Options.withDescription(description)
+  )
+
+const usageError = (message: string) =>
+  Console.error(`etl: ${message}`).pipe(Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.usage }))))
+
+/** One readable line for an expected failure, and its exit code. */
+const explain = (error: unknown): Effect.Effect<never, ExitStatus> => {
+  if (error instanceof ExitStatus) return Effect.fail(error)
+  if (ConfigError.isConfigError(error)) {
+    return Console.error(describeConfigError(error)).pipe(Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.usage }))))
+  }
+  const message = error instanceof Error || (typeof error === "object" && error !== null && "message" in error)
+    ? String((error as { message: unknown }).message)
+    : String(error)
+  return Console.error(`etl: ${message}`).pipe(Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.failure }))))
+}
+
+/**
+ * Runs `program` with the live layers of environment `envName`, turning every
+ * expected failure into one readable line and its exit code.
+ */
+export const withEnvironment = (envName: string) =>
+  <A, E>(program: Effect.Effect<A, E, Layer.Layer.Success<typeof Main.layer>>) =>
+    Effect.gen(function* () {
+      const provider = yield* forEnvironment(envName)
+      return yield* program.pipe(Effect.provide(Main.layer), Effect.withConfigProvider(provider))
+    }).pipe(
+      Effect.catchAllCause((cause): Effect.Effect<never, ExitStatus> => {
+        const failure = Cause.failureOption(cause)
+        if (Option.isSome(failure)) return explain(failure.value)
+        if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
+        return Console.error(`etl: unexpected error: ${Cause.pretty(cause).split("\n")[0]}`).pipe(
+          Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.failure })))
+        )
+      })
+    )
+
+const run = Command.make(
+  "run",
+  {
+    env,
+    date: day("date", "Process the transactions dated this day (a backfill: the high-water mark stays)"),
+    from: day("from", "First day of a backfill window (inclusive)"),
+    to: day("to", "Last day of a backfill window (inclusive)"),
+    fullRefresh: Options.boolean("full-refresh").pipe(Options.withDescription("Reprocess everything, ignoring the high-water mark")),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Extract, transform and validate; write nothing to the warehouse")),
+    strict: Options.boolean("strict").pipe(Options.withDescription("Exit 4 when a data-quality check finds an error"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      if (Option.isSome(o.date) && (Option.isSome(o.from) || Option.isSome(o.to))) {
+        return yield* usageError("--date cannot be combined with --from/--to")
+      }
+      if (o.fullRefresh && (Option.isSome(o.date) || Option.isSome(o.from) || Option.isSome(o.to))) {
+        return yield* usageError("--full-refresh reprocesses everything; it cannot be combined with --date, --from or --to")
+      }
+      if (Option.isSome(o.from) && Option.isSome(o.to) && o.from.value > o.to.value) {
+        return yield* usageError(`--from ${o.from.value} is after --to ${o.to.value}`)
+      }
+      const summary = yield* runPipeline(o).pipe(withEnvironment(o.env))
+      const code = summary.status === "success" ? EXIT.success : summary.status === "partial" ? EXIT.partial : EXIT.failure
+      if (code !== EXIT.success) return yield* new ExitStatus({ code })
+    })
+).pipe(Command.withDescription("Run the pipeline: extract, transform, load, validate, report"))
+
+const migrate = Command.make("migrate", { env }, (o) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const applied = yield* warehouse.migrate
+    yield* Console.log(applied.length === 0 ? "The warehouse schema is up to date." : `Applied: ${applied.join(", ")}`)
+  }).pipe(withEnvironment(o.env))).pipe(Command.withDescription("Create or upgrade the warehouse schema"))
+
+export const etl = Command.make("etl").pipe(
+  Command.withDescription("ETL of customers, products and sales into a star schema"),
+  Command.withSubcommands([run, migrate])
+)
+
+export const cli = (version: string) => Command.run(etl, { name: "etl", version })

@@ -1,0 +1,31 @@
+/**
+ * The process edge: the only place that runs an Effect. Maps how the command
+ * ended to the contract's exit codes.
+ */
+import { ValidationError } from "@effect/cli"
+import { NodeContext, NodeRuntime } from "@effect/platform-node"
+import type { Teardown } from "@effect/platform/Runtime"
+import { Cause, Effect, Exit, Option } from "effect"
+import { argv } from "node:process"
+import pkg from "../package.json" with { type: "json" }
+import { cli, EXIT } from "./Cli.js"
+
+const teardown: Teardown = (exit, onExit) => {
+  if (Exit.isSuccess(exit)) return onExit(EXIT.success)
+  if (Cause.isInterruptedOnly(exit.cause)) return onExit(130)
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const e = failure.value as { _tag?: string; code?: number }
+    if (e._tag === "ExitStatus" && typeof e.code === "number") return onExit(e.code)
+    if (ValidationError.isValidationError(failure.value)) {
+      // --help and --version end as "validation errors" with nothing wrong.
+      return onExit(failure.value._tag === "HelpRequested" ? EXIT.success : EXIT.usage)
+    }
+  }
+  onExit(EXIT.failure)
+}
+
+cli(pkg.version)(argv).pipe(
+  Effect.provide(NodeContext.layer),
+  NodeRuntime.runMain({ disableErrorReporting: true, disablePrettyLogger: true, teardown })
+)

@@ -1,0 +1,147 @@
+/**
+ * A streamed RFC 4180 reader: quoted fields with commas, newlines and doubled
+ * quotes; a leading BOM; CRLF, LF and CR mixed in one file. The file is read
+ * 1 MiB at a time and parsed synchronously into chunks, so the stream's
+ * backpressure bounds memory whatever the file's size.
+ */
+import { FileSystem } from "@effect/platform"
+import type { PlatformError } from "@effect/platform/Error"
+import { parse, type Options, type Parser } from "csv-parse"
+import { Chunk, Effect, Stream } from "effect"
+import { SourceError } from "../schema/Errors.js"
+
+/** The header, matched trimmed and case-insensitively; extra columns are kept for payloads. */
+export interface CsvHeader {
+  readonly names: ReadonlyArray<string>
+  /** Position of each wanted column (lower-cased name → index). */
+  readonly index: ReadonlyMap<string, number>
+}
+
+export type CsvItem =
+  | { readonly _tag: "Row"; readonly line: number; readonly fields: ReadonlyArray<string>; readonly header: CsvHeader }
+  /** Text the parser could not split into a record (an unbalanced quote): rejected as `malformed`. */
+  | { readonly _tag: "Broken"; readonly line: number; readonly raw: string; readonly reason: string; readonly header: CsvHeader }
+
+const CHUNK_SIZE = 1024 * 1024
+
+export const describePlatformError = (error: PlatformError): string => {
+  if (error._tag === "SystemError") {
+    switch (error.reason) {
+      case "NotFound":
+        return "file not found"
+      case "PermissionDenied":
+        return "permission denied"
+      case "BadResource":
+        return "not a readable file"
+      default:
+        return `cannot read the file (${error.reason})`
+    }
+  }
+  return `cannot read the file (${error.message})`
+}
+
+const makeHeader = (fields: ReadonlyArray<string>): CsvHeader => {
+  const index = new Map<string, number>()
+  fields.forEach((name, i) => {
+    const key = name.trim().toLowerCase()
+    if (!index.has(key)) index.set(key, i)
+  })
+  return { names: fields.map((n) => n.trim()), index }
+}
+
+/**
+ * The records of a CSV file after its header. Fails with a SourceError when the
+ * file cannot be read, is empty, or its header lacks a required column.
+ */
+export const readCsv = (
+  path: string,
+  source: string,
+  required: ReadonlyArray<string>
+): Stream.Stream<CsvItem, SourceError, FileSystem.FileSystem> =>
+  Stream.suspend(() => {
+    const failure = (reason: string, cause?: unknown) =>
+      new SourceError({ source, location: path, reason, transient: false, cause })
+    let header: CsvHeader | undefined
+    let headerError: SourceError | undefined
+    let lastLine = 0
+    let pending: Array<CsvItem> = []
+    const parser: Parser = parse({
+      bom: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_records_with_error: true,
+      record_delimiter: ["\r\n", "\n", "\r"],
+      raw: true,
+      on_record: (rec: { record: Array<string>; raw: string }, ctx: { lines: number }) => {
+        const line = lastLine + 1
+        lastLine = ctx.lines
+        const fields = rec.record
+        if (fields.length === 1 && fields[0] === "" && rec.raw.trim() === "") return null
+        if (header === undefined) {
+          header = makeHeader(fields)
+          const missing = required.filter((c) => !header!.index.has(c))
+          if (missing.length > 0) {
+            headerError = failure(
+              `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${header.names.join(", ")})`
+            )
+          }
+          return null
+        }
+        pending.push({ _tag: "Row", line, fields, header })
+        return null
+      },
+      on_skip: (err: (Error & { lines?: number }) | undefined, raw: string | undefined) => {
+        const line = lastLine + 1
+        lastLine = err?.lines ?? lastLine
+        if (header !== undefined) {
+          pending.push({ _tag: "Broken", line, raw: raw ?? "", reason: err?.message ?? "unparseable record", header })
+        }
+      }
+    } as unknown as Options)
+    let parseError: unknown
+    parser.on("error", (e) => {
+      parseError = e
+    })
+    const drain = (): Effect.Effect<Chunk.Chunk<CsvItem>, SourceError> => {
+      if (parseError !== undefined) return Effect.fail(failure(`cannot parse the CSV: ${String(parseError)}`, parseError))
+      if (headerError !== undefined) return Effect.fail(headerError)
+      const out = pending
+      pending = []
+      return Effect.succeed(Chunk.unsafeFromArray(out))
+    }
+    const end = Effect.suspend(() => {
+      parser.end()
+      return Effect.flatMap(drain(), (chunk) =>
+        header === undefined ? Effect.fail(failure("file is empty: expected a header line")) : Effect.succeed(chunk))
+    })
+    return Stream.unwrap(
+      Effect.map(FileSystem.FileSystem, (fs) =>
+        fs.stream(path, { chunkSize: CHUNK_SIZE }).pipe(
+          Stream.mapError((e) => failure(describePlatformError(e), e)),
+          Stream.mapChunksEffect((buffers) =>
+            Effect.suspend(() => {
+              Chunk.forEach(buffers, (b) => parser.write(b))
+              return drain()
+            })
+          ),
+          Stream.concat(Stream.flatten(Stream.fromEffect(Effect.map(end, Stream.fromChunk))))
+        )
+      )
+    )
+  })
+
+/** The value of a wanted column in a row (empty when the row is short). */
+export const field = (item: { readonly fields: ReadonlyArray<string>; readonly header: CsvHeader }, column: string): string => {
+  const i = item.header.index.get(column)
+  return i === undefined ? "" : (item.fields[i] ?? "")
+}
+
+/** The whole row by header name, for a reject's payload. */
+export const payloadOf = (item: { readonly fields: ReadonlyArray<string>; readonly header: CsvHeader }): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  item.header.names.forEach((name, i) => {
+    if (i < item.fields.length) out[name] = item.fields[i]
+  })
+  if (item.fields.length > item.header.names.length) out["_extra_fields"] = item.fields.slice(item.header.names.length)
+  return out
+}

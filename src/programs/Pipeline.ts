@@ -1,0 +1,167 @@
+/**
+ * run_etl_pipeline: extract → transform → load → validate → report.
+ *
+ * Dimensions load concurrently, then facts (their referential check needs
+ * this run's dimensions). A source that cannot be read ends only its own
+ * branch and the run ends `partial`; a warehouse failure ends it `failed`.
+ * The summary is always written, and returned to the caller.
+ */
+import { Clock, DateTime, Effect, Option, Random } from "effect"
+import type { SourceError, WarehouseError } from "../schema/Errors.js"
+import { AppConfig } from "../services/AppConfig.js"
+import { Metrics } from "../services/Metrics.js"
+import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
+import * as Money from "../rules/Money.js"
+import { printSummary, writeFailedRecords, writeSummary, type RunSummary } from "./Report.js"
+import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
+import { resolveWindow, type WindowOptions } from "./Window.js"
+
+export interface RunOptions extends WindowOptions {
+  /** Extract, transform and validate, then roll everything back: nothing is written to the warehouse. */
+  readonly dryRun: boolean
+}
+
+const newRunId = Effect.gen(function* () {
+  const now = yield* DateTime.now
+  const stamp = DateTime.formatIso(now).replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
+  const suffix = (yield* Random.nextIntBetween(0, 0xffff)).toString(16).padStart(4, "0")
+  return { runId: `${stamp}-${suffix}`, now: DateTime.formatIso(now) }
+})
+
+/** A source's branch: its SourceError becomes a recorded failure instead of ending the run. */
+const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, SourceError | WarehouseError, R>) =>
+  Effect.flatMap(Metrics, (metrics) =>
+    branch.pipe(
+      Effect.map(Option.some),
+      Effect.catchTag("SourceError", (e) =>
+        Effect.logError(`source ${source} failed, the other sources go on: ${e.message}`).pipe(
+          Effect.zipRight(metrics.failed(source, e.message)),
+          Effect.as(Option.none<A>())
+        ))
+    ))
+
+export const runPipeline = (options: RunOptions) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const warehouse = yield* Warehouse
+    const metrics = yield* Metrics
+    const startedMs = yield* Clock.currentTimeMillis
+    const { now, runId } = yield* newRunId
+
+    yield* metrics.stage("migrate")(warehouse.migrate)
+    const resolved = yield* resolveWindow(options, config.processing.lookbackDays)
+    const run: RunContext = { runId, now, window: resolved.window, moveMark: resolved.moveMark }
+    yield* Effect.logInfo(
+      `run ${runId} (${config.env}, ${resolved.mode}) window ${run.window.from ?? "…"} → ${run.window.to ?? "…"}${options.dryRun ? ", dry run" : ""}`
+    )
+    if (!options.dryRun) {
+      yield* warehouse.beginRun({
+        runId, env: config.env, startedAt: now, mode: resolved.mode, windowFrom: run.window.from, windowTo: run.window.to
+      })
+    }
+
+    const body = Effect.gen(function* () {
+      const [, products] = yield* Effect.all(
+        [
+          loadCustomers(run).pipe(metrics.stage("customers"), degradeGracefully("customers")),
+          loadProducts(run).pipe(metrics.stage("products"), degradeGracefully("products"))
+        ],
+        // Inside the dry run's single transaction the branches share one connection: one at a time.
+        { concurrency: options.dryRun ? 1 : 2 }
+      )
+      yield* loadSales(run).pipe(metrics.stage("sales"), degradeGracefully("sales"))
+      const validation = yield* metrics.stage("validate")(
+        warehouse.validate(Money.formatDecimal(config.processing.commissionRate))
+      )
+      return { validation, productsMetadata: Option.getOrNull(Option.map(products, (p) => p.metadata)) }
+    })
+
+    const outcome = yield* (options.dryRun ? warehouse.rollbackAfter(body) : body).pipe(
+      Effect.map((r) => ({ ...r, failure: null as string | null })),
+      Effect.catchTag("WarehouseError", (e) =>
+        Effect.logFatal(`the warehouse failed, the run stops: ${e.message}`).pipe(
+          Effect.as({ validation: [] as ReadonlyArray<ValidationFinding>, productsMetadata: null, failure: e.message })
+        ))
+    )
+    if (!options.dryRun) yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
+
+    // ---- report -------------------------------------------------------------
+    const snapshot = yield* metrics.snapshot
+    const finishedMs = yield* Clock.currentTimeMillis
+    const finishedAt = DateTime.formatIso(DateTime.unsafeMake(finishedMs))
+    const sources = Object.values(snapshot.sources)
+    const totals = sources.reduce(
+      (t, c) => ({ read: t.read + c.read, loaded: t.loaded + c.loaded, rejected: t.rejected + c.rejected, filtered: t.filtered + c.filtered }),
+      { read: 0, loaded: 0, rejected: 0, filtered: 0 }
+    )
+    const failedSources = Object.entries(snapshot.sources).filter(([, c]) => c.status === "failed")
+    const failedChecks = outcome.validation.filter((v) => !v.passed)
+    const status: RunSummary["status"] =
+      outcome.failure !== null || failedChecks.length > 0 || failedSources.length === sources.length
+        ? "failed"
+        : failedSources.length > 0
+        ? "partial"
+        : "success"
+    const seconds = (finishedMs - startedMs) / 1000
+    const processed = totals.read - totals.filtered
+    const files = {
+      summary: `${config.files.outputDir}/run_${runId}.json`,
+      failed_records: totals.rejected > 0 && !options.dryRun ? `${config.files.outputDir}/failed_records_${runId}.csv` : null
+    }
+    const summary: RunSummary = {
+      run_id: runId,
+      env: config.env,
+      mode: resolved.mode,
+      dry_run: options.dryRun,
+      status,
+      window: run.window,
+      started_at: now,
+      finished_at: finishedAt,
+      duration_seconds: seconds,
+      records: totals,
+      error_rate: processed === 0 ? 0 : totals.rejected / processed,
+      throughput_rows_per_second: seconds > 0 ? totals.read / seconds : 0,
+      peak_rss_mb: snapshot.peakRssBytes / 1024 / 1024,
+      sources: snapshot.sources,
+      changes: snapshot.changes,
+      stages: snapshot.stages,
+      validation: outcome.validation,
+      failures: [
+        ...failedSources.map(([name, c]) => `${name}: ${c.error}`),
+        ...(outcome.failure === null ? [] : [outcome.failure]),
+        ...failedChecks.map((v) => `validation ${v.check}: ${v.detail}`)
+      ],
+      products_metadata: outcome.productsMetadata,
+      warehouse: config.database.display,
+      files
+    }
+
+    if (!options.dryRun && outcome.failure === null) {
+      const lineage: Array<LineageRow> = [
+        ["customers", "customer_dim"],
+        ["products", "product_dim"],
+        ["sales", "sales_fact"]
+      ].flatMap(([source, target]) => {
+        const c = snapshot.sources[source!]
+        return c === undefined ? [] : [{
+          runId, source: c.location, target: target!, recordsIn: c.read, recordsOut: c.loaded,
+          recordsRejected: c.rejected, startedAt: now, finishedAt
+        }]
+      })
+      yield* warehouse.recordLineage(lineage).pipe(Effect.ignore)
+      if (files.failed_records !== null) {
+        const rejects = yield* warehouse.rejectsSeenIn(runId).pipe(Effect.orElseSucceed(() => []))
+        yield* writeFailedRecords(config.files.outputDir, runId, rejects)
+      }
+    }
+    yield* writeSummary(config.files.outputDir, summary)
+    if (!options.dryRun) {
+      yield* warehouse.finishRun({
+        runId, finishedAt, status, recordsRead: totals.read, recordsLoaded: totals.loaded,
+        recordsRejected: totals.rejected, recordsFiltered: totals.filtered, errorRate: summary.error_rate,
+        durationSeconds: seconds, summaryJson: JSON.stringify(summary)
+      }).pipe(Effect.catchAll((e) => Effect.logError(`could not record the run in etl_run_history: ${e.message}`)))
+    }
+    yield* printSummary(summary)
+    return summary
+  }).pipe(Effect.withSpan("pipeline"))

@@ -1,0 +1,114 @@
+/**
+ * generate_summary_report: the run summary as `OUTPUT_DIR/run_<run_id>.json`,
+ * the run's rejects as `OUTPUT_DIR/failed_records_<run_id>.csv`, and a short
+ * aligned table on the console.
+ */
+import { FileSystem } from "@effect/platform"
+import { Console, Effect } from "effect"
+import { OutputError } from "../schema/Errors.js"
+import type { OpenReject, ValidationFinding } from "../services/Warehouse.js"
+import type { MetricsSnapshot } from "../services/Metrics.js"
+import type { RunMode } from "./Window.js"
+
+export interface RunSummary {
+  readonly run_id: string
+  readonly env: string
+  readonly mode: RunMode
+  readonly dry_run: boolean
+  readonly status: "success" | "partial" | "failed" | "interrupted"
+  readonly window: { readonly from: string | null; readonly to: string | null }
+  readonly started_at: string
+  readonly finished_at: string
+  readonly duration_seconds: number
+  readonly records: { readonly read: number; readonly loaded: number; readonly rejected: number; readonly filtered: number }
+  readonly error_rate: number
+  readonly throughput_rows_per_second: number
+  readonly peak_rss_mb: number
+  readonly sources: MetricsSnapshot["sources"]
+  readonly changes: MetricsSnapshot["changes"]
+  readonly stages: MetricsSnapshot["stages"]
+  readonly validation: ReadonlyArray<ValidationFinding>
+  readonly failures: ReadonlyArray<string>
+  readonly products_metadata: unknown
+  readonly warehouse: string
+  readonly files: { readonly summary: string | null; readonly failed_records: string | null }
+}
+
+const csvField = (value: unknown): string => {
+  if (value === null || value === undefined) return ""
+  const text = typeof value === "string" ? value : JSON.stringify(value)
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+/** The failed-records CSV: fixed columns, then every raw field any reject carried. */
+export const failedRecordsCsv = (rejects: ReadonlyArray<OpenReject>): string => {
+  const payloads = rejects.map((r) => {
+    try {
+      const p = JSON.parse(r.payload) as unknown
+      return typeof p === "object" && p !== null ? (p as Record<string, unknown>) : { value: p }
+    } catch {
+      return { payload: r.payload }
+    }
+  })
+  const fixed = ["source", "record_key", "category", "reason", "location", "attempts"]
+  const rawColumns = [...new Set(payloads.flatMap((p) => Object.keys(p)))].filter((c) => !fixed.includes(c))
+  const lines = [[...fixed, ...rawColumns].map(csvField).join(",")]
+  rejects.forEach((r, i) => {
+    const p = payloads[i]!
+    lines.push(
+      [r.source, r.recordKey, r.category, r.reason, r.location, r.attempts, ...rawColumns.map((c) => p[c])].map(csvField).join(",")
+    )
+  })
+  return lines.join("\n") + "\n"
+}
+
+const writeFile = (path: string, content: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")))
+    if (dir !== "") yield* fs.makeDirectory(dir, { recursive: true })
+    yield* fs.writeFileString(path, content)
+  }).pipe(Effect.mapError((e) => new OutputError({ path, reason: e.message, cause: e })))
+
+export const writeSummary = (outputDir: string, summary: RunSummary) =>
+  writeFile(`${outputDir}/run_${summary.run_id}.json`, JSON.stringify(summary, null, 2) + "\n")
+
+export const writeFailedRecords = (outputDir: string, runId: string, rejects: ReadonlyArray<OpenReject>) =>
+  writeFile(`${outputDir}/failed_records_${runId}.csv`, failedRecordsCsv(rejects))
+
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")).join("\n")
+}
+
+/** The aligned table printed at the end of every run. */
+export const formatSummary = (s: RunSummary): string => {
+  const sources = table([
+    ["source", "read", "loaded", "rejected", "filtered", "status"],
+    ...Object.entries(s.sources).map(([name, c]) => [
+      name, String(c.read), String(c.loaded), String(c.rejected), String(c.filtered), c.status
+    ])
+  ])
+  const changes = table([
+    ["table", "inserted", "updated", "unchanged"],
+    ...Object.entries(s.changes).map(([name, c]) => [name, String(c.inserted), String(c.updated), String(c.unchanged)])
+  ])
+  const failedChecks = s.validation.filter((v) => !v.passed)
+  return [
+    `Run ${s.run_id}: ${s.status.toUpperCase()}${s.dry_run ? " (dry run: nothing was written)" : ""} in ${s.duration_seconds.toFixed(2)} s`,
+    `  env ${s.env}, ${s.mode}, window ${s.window.from ?? "…"} → ${s.window.to ?? "…"}, ${s.throughput_rows_per_second.toFixed(0)} rows/s, peak ${s.peak_rss_mb.toFixed(0)} MB`,
+    "",
+    sources,
+    "",
+    changes,
+    "",
+    failedChecks.length === 0
+      ? `Validation: all ${s.validation.length} checks passed`
+      : `Validation: ${failedChecks.map((v) => `${v.check}: ${v.detail}`).join("; ")}`,
+    ...s.failures.map((f) => `Failed: ${f}`),
+    ...(s.files.summary === null ? [] : [`Summary: ${s.files.summary}`]),
+    ...(s.files.failed_records === null ? [] : [`Rejects: ${s.files.failed_records}`])
+  ].join("\n")
+}
+
+export const printSummary = (s: RunSummary) => Console.log(formatSummary(s))

@@ -1,0 +1,138 @@
+/**
+ * standardize_customer_data, enrich_product_data, process_sales_transactions:
+ * the rules of src/rules applied chunk by chunk. Every record comes out as a
+ * row to load, a Reject with its reason and location, or FILTERED.
+ */
+import { Chunk } from "effect"
+import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
+import { enrichProduct } from "../rules/Products.js"
+import { filtered, isCompleted, processSale, type Filtered, type RawSale, type SalePricing } from "../rules/Sales.js"
+import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
+import { isRefusal, Reject } from "../schema/Reject.js"
+import type { StagedSale } from "../services/Warehouse.js"
+import { field, payloadOf, type CsvItem } from "./Csv.js"
+import type { ProductItem } from "./Extract.js"
+
+export type { Filtered }
+
+export type Outcome<A> = A | Reject | Filtered
+
+export const isFiltered = (u: unknown): u is Filtered =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Filtered"
+
+/** A CSV item that is not a well-formed row, as a `malformed` reject; `undefined` when it is fine. */
+const malformed = (source: Source, path: string, item: CsvItem, keyColumn: string): Reject | undefined => {
+  if (item._tag === "Broken") {
+    return new Reject({
+      source,
+      record_key: null,
+      category: "malformed",
+      reason: `unparseable CSV from line ${item.line}: ${item.reason}`,
+      location: `${path} line ${item.line}`,
+      payload: { raw: item.raw.length > 10_000 ? item.raw.slice(0, 10_000) + "…" : item.raw }
+    })
+  }
+  if (item.fields.length === item.header.names.length) return undefined
+  const key = field(item, keyColumn).trim()
+  return new Reject({
+    source,
+    record_key: key === "" ? null : key,
+    category: "malformed",
+    reason: `row has ${item.fields.length} fields, the header has ${item.header.names.length}`,
+    location: `${path} line ${item.line}`,
+    payload: payloadOf(item)
+  })
+}
+
+const rejectRow = (source: Source, path: string, item: CsvItem & { _tag: "Row" }, keyColumn: string, category: Reject["category"], reason: string) => {
+  const key = field(item, keyColumn).trim()
+  return new Reject({
+    source,
+    record_key: key === "" ? null : key,
+    category,
+    reason,
+    location: `${path} line ${item.line}`,
+    payload: payloadOf(item)
+  })
+}
+
+export const transformCustomers = (path: string) => (items: Chunk.Chunk<CsvItem>): Chunk.Chunk<Outcome<CustomerRow>> =>
+  Chunk.map(items, (item) => {
+    const bad = malformed("customers", path, item, "customer_id")
+    if (bad !== undefined || item._tag === "Broken") return bad!
+    const raw: RawCustomer = {
+      customer_id: field(item, "customer_id"),
+      first_name: field(item, "first_name"),
+      last_name: field(item, "last_name"),
+      email: field(item, "email"),
+      phone: field(item, "phone"),
+      address: field(item, "address"),
+      segment: field(item, "segment"),
+      registration_date: field(item, "registration_date")
+    }
+    const result = standardizeCustomer(raw)
+    return isRefusal(result) ? rejectRow("customers", path, item, "customer_id", result.category, result.reason) : result
+  })
+
+export const transformProducts = (path: string) => (items: Chunk.Chunk<ProductItem>): Chunk.Chunk<Outcome<ProductRow>> =>
+  Chunk.map(items, ({ index, value }) => {
+    const result = enrichProduct(value)
+    if (!isRefusal(result)) return result
+    const id = typeof value === "object" && value !== null ? (value as { product_id?: unknown }).product_id : undefined
+    const key = typeof id === "string" || typeof id === "number" ? String(id).trim() : ""
+    return new Reject({
+      source: "products",
+      record_key: key === "" ? null : key,
+      category: result.category,
+      reason: result.reason,
+      location: `${path} products[${index}]`,
+      payload: typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value }
+    })
+  })
+
+const FILTERED_STATUS = filtered("status")
+const FILTERED_WINDOW = filtered("window")
+
+const saleOf = (item: CsvItem & { _tag: "Row" }): RawSale => ({
+  transaction_id: field(item, "transaction_id"),
+  customer_id: field(item, "customer_id"),
+  product_id: field(item, "product_id"),
+  quantity: field(item, "quantity"),
+  unit_price: field(item, "unit_price"),
+  discount_amount: field(item, "discount_amount"),
+  transaction_date: field(item, "transaction_date"),
+  sales_rep_id: field(item, "sales_rep_id")
+})
+
+/** A sale from any source through the rules: a staged row, a reject, or filtered. */
+export const transformSale = (
+  raw: RawSale,
+  pricing: SalePricing,
+  location: string,
+  payload: () => Record<string, unknown>
+): Outcome<StagedSale> => {
+  const result = processSale(raw, pricing)
+  if (isRefusal(result)) {
+    const key = raw.transaction_id.trim()
+    return new Reject({
+      source: "sales",
+      record_key: key === "" ? null : key,
+      category: result.category,
+      reason: result.reason,
+      location,
+      payload: payload()
+    })
+  }
+  if ("_tag" in result) return result.why === "status" ? FILTERED_STATUS : FILTERED_WINDOW
+  return { ...result, location }
+}
+
+export const transformSalesCsv = (path: string, pricing: SalePricing) =>
+  (items: Chunk.Chunk<CsvItem>): Chunk.Chunk<Outcome<StagedSale>> =>
+    Chunk.map(items, (item) => {
+      const bad = malformed("sales", path, item, "transaction_id")
+      if (bad !== undefined || item._tag === "Broken") return bad!
+      // Only completed transactions are processed; no status column means all are.
+      if (item.header.index.has("status") && !isCompleted(field(item, "status"))) return FILTERED_STATUS
+      return transformSale(saleOf(item), pricing, `${path} line ${item.line}`, () => payloadOf(item))
+    })

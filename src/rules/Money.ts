@@ -1,0 +1,104 @@
+/**
+ * Exact decimal arithmetic for money. Values are parsed from text into a
+ * scaled BigInt (`units / 10^scale`), computed exactly, and rounded half away
+ * from zero. Nothing on the path from input text to warehouse column goes
+ * through a binary float.
+ *
+ * BigInt was chosen over scaled JS numbers by measurement: 191 ms against
+ * 149 ms per million sale rows (see README, "Performance"), for exactness at
+ * every magnitude with no overflow guard to get wrong.
+ */
+
+export interface Decimal {
+  readonly units: bigint
+  readonly scale: number
+}
+
+const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/
+
+/** Parses `"199.99"`, `"-5"`, `"1e3"`, `".5"`; `undefined` for anything else. */
+export const parseDecimal = (text: string): Decimal | undefined => {
+  const m = DECIMAL.exec(text.trim())
+  if (m === null) return undefined
+  const [, sign, int = "", frac = "", exp] = m
+  if (int.length === 0 && frac.length === 0) return undefined
+  let digits = int + frac
+  let scale = frac.length - (exp === undefined ? 0 : Number(exp))
+  if (scale < 0) {
+    digits += "0".repeat(-scale)
+    scale = 0
+  }
+  if (digits.length > 40) return undefined
+  const units = BigInt(digits === "" ? "0" : digits)
+  return { units: sign === "-" ? -units : units, scale }
+}
+
+/**
+ * A JSON value that should be a number: a JSON number (read back through its
+ * shortest round-trip text, which is the literal as written for any value of
+ * up to 15 significant digits) or a numeric string.
+ */
+export const decimalFromJson = (value: unknown): Decimal | undefined => {
+  if (typeof value === "number") return Number.isFinite(value) ? parseDecimal(String(value)) : undefined
+  if (typeof value === "string") return parseDecimal(value)
+  return undefined
+}
+
+const pow10 = (n: number): bigint => 10n ** BigInt(n)
+
+/** Integer division rounding half away from zero. */
+export const divRound = (n: bigint, d: bigint): bigint => {
+  const q = n / d
+  const r = n % d
+  const twice = (r < 0n ? -r : r) * 2n
+  if (twice >= (d < 0n ? -d : d)) return q + ((n < 0n) !== (d < 0n) ? -1n : 1n)
+  return q
+}
+
+/** The value at `scale`, rounded half away from zero when scale shrinks. */
+export const rescale = (d: Decimal, scale: number): bigint =>
+  d.scale <= scale ? d.units * pow10(scale - d.scale) : divRound(d.units, pow10(d.scale - scale))
+
+export const isNegative = (d: Decimal): boolean => d.units < 0n
+
+export const isInteger = (d: Decimal): boolean => d.units % pow10(d.scale) === 0n
+
+export const toInteger = (d: Decimal): bigint => d.units / pow10(d.scale)
+
+export const compare = (a: Decimal, b: Decimal): number => {
+  const s = Math.max(a.scale, b.scale)
+  const x = rescale(a, s)
+  const y = rescale(b, s)
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
+export const multiplyInt = (d: Decimal, n: bigint): Decimal => ({ units: d.units * n, scale: d.scale })
+
+export const subtract = (a: Decimal, b: Decimal): Decimal => {
+  const s = Math.max(a.scale, b.scale)
+  return { units: rescale(a, s) - rescale(b, s), scale: s }
+}
+
+/** Cents → `"54.97"`, `"-0.05"`, `"0.00"`. */
+export const formatCents = (cents: bigint): string => formatScaled(cents, 2)
+
+/** A decimal in plain text with at least its own scale: `{ units: 19999n, scale: 3 }` → `"19.999"`. */
+export const formatDecimal = (d: Decimal): string => formatScaled(d.units, d.scale)
+
+const formatScaled = (units: bigint, scale: number): string => {
+  const negative = units < 0n
+  const digits = (negative ? -units : units).toString().padStart(scale + 1, "0")
+  const int = digits.slice(0, digits.length - scale)
+  const frac = scale === 0 ? "" : "." + digits.slice(digits.length - scale)
+  return (negative ? "-" : "") + int + frac
+}
+
+/** Normalizes a decimal to its shortest exact text (`"19.990"` → `"19.99"`, `"5.00"` → `"5"`). */
+export const normalize = (d: Decimal): Decimal => {
+  let { scale, units } = d
+  while (scale > 0 && units % 10n === 0n) {
+    units /= 10n
+    scale -= 1
+  }
+  return { units, scale }
+}

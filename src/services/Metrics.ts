@@ -1,0 +1,130 @@
+/**
+ * ETLMetrics: per-stage timings, per-source record counts (read, loaded,
+ * rejected by category, filtered, flagged by flag), change counts per table,
+ * peak memory. Counters are bumped once per chunk, not per record.
+ */
+import { Clock, Effect } from "effect"
+import { memoryUsage } from "node:process"
+import type { ChangeCounts } from "./Warehouse.js"
+
+export interface SourceCounts {
+  read: number
+  loaded: number
+  rejected: number
+  filtered: number
+  rejectedBy: Record<string, number>
+  filteredBy: Record<string, number>
+  flagged: Record<string, number>
+  status: "ok" | "failed" | "skipped"
+  error: string | null
+  location: string
+  seconds: number
+}
+
+export interface StageTiming {
+  readonly stage: string
+  readonly startedAt: number
+  readonly finishedAt: number
+  readonly seconds: number
+  readonly records: number
+}
+
+const emptyCounts = (location: string): SourceCounts => ({
+  read: 0,
+  loaded: 0,
+  rejected: 0,
+  filtered: 0,
+  rejectedBy: {},
+  filteredBy: {},
+  flagged: {},
+  status: "ok",
+  error: null,
+  location,
+  seconds: 0
+})
+
+const bump = (record: Record<string, number>, key: string, n = 1) => {
+  record[key] = (record[key] ?? 0) + n
+}
+
+export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
+  sync: () => {
+    const sources = new Map<string, SourceCounts>()
+    const stages: Array<StageTiming> = []
+    const changes = new Map<string, ChangeCounts & Record<string, number>>()
+    let peakRss = memoryUsage.rss()
+
+    const sourceOf = (source: string, location = "") => {
+      let c = sources.get(source)
+      if (c === undefined) {
+        c = emptyCounts(location)
+        sources.set(source, c)
+      } else if (location !== "" && c.location === "") c.location = location
+      return c
+    }
+    const sampleMemory = () => {
+      const rss = memoryUsage.rss()
+      if (rss > peakRss) peakRss = rss
+    }
+
+    return {
+      source: (source: string, location: string) => Effect.sync(() => void sourceOf(source, location)),
+      read: (source: string, n: number) => Effect.sync(() => {
+        sourceOf(source).read += n
+        sampleMemory()
+      }),
+      loaded: (source: string, n: number) => Effect.sync(() => void (sourceOf(source).loaded += n)),
+      rejected: (source: string, category: string, n = 1) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.rejected += n
+        bump(c.rejectedBy, category, n)
+      }),
+      /** A previously counted load turned out to be a reject (a referential check at merge time). */
+      reclassify: (source: string, category: string, n: number) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.loaded -= n
+        c.rejected += n
+        bump(c.rejectedBy, category, n)
+      }),
+      filtered: (source: string, why: string, n = 1) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.filtered += n
+        bump(c.filteredBy, why, n)
+      }),
+      flagged: (source: string, flags: string) => Effect.sync(() => {
+        const c = sourceOf(source)
+        for (const f of flags.split(",")) bump(c.flagged, f)
+      }),
+      failed: (source: string, error: string) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.status = "failed"
+        c.error = error
+      }),
+      changes: (table: string, counts: ChangeCounts & Record<string, number>) => Effect.sync(() => void changes.set(table, counts)),
+      /** Times an effect as a named stage, in a span of the same name. */
+      stage: (stage: string, records?: () => number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+        Effect.gen(function* () {
+          const startedAt = yield* Clock.currentTimeMillis
+          return yield* effect.pipe(
+            Effect.ensuring(Effect.gen(function* () {
+              const finishedAt = yield* Clock.currentTimeMillis
+              sampleMemory()
+              stages.push({ stage, startedAt, finishedAt, seconds: (finishedAt - startedAt) / 1000, records: records?.() ?? 0 })
+            }))
+          )
+        }).pipe(Effect.withSpan(stage), Effect.annotateLogs("stage", stage)),
+      sourceSeconds: (source: string, seconds: number) => Effect.sync(() => void (sourceOf(source).seconds = seconds)),
+      snapshot: Effect.sync(() => {
+        sampleMemory()
+        return {
+          sources: Object.fromEntries([...sources].map(([k, v]) => [k, structuredClone(v)])),
+          stages: [...stages],
+          changes: Object.fromEntries(changes),
+          peakRssBytes: peakRss
+        }
+      })
+    }
+  }
+}) {}
+
+export type MetricsSnapshot = Effect.Effect.Success<Metrics["snapshot"]>

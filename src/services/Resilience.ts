@@ -1,0 +1,26 @@
+/**
+ * retry_with_backoff as a Schedule: exponential from RETRY_BASE_DELAY_MS by
+ * RETRY_BACKOFF_FACTOR, jittered, at most MAX_RETRIES times, and only for
+ * errors typed as transient.
+ */
+import { Duration, Effect, Schedule } from "effect"
+
+export interface RetrySettings {
+  readonly maxRetries: number
+  readonly retryBaseDelayMs: number
+  readonly retryBackoffFactor: number
+}
+
+export const transientRetry = (s: RetrySettings) =>
+  Schedule.exponential(Duration.millis(s.retryBaseDelayMs), s.retryBackoffFactor).pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(s.maxRetries))
+  )
+
+/** Retries `effect` on the transient schedule while its error says `transient: true`, logging each retry. */
+export const retryTransient = (s: RetrySettings, what: string) =>
+  <A, E extends { readonly transient: boolean; readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
+    effect.pipe(
+      Effect.tapError((e) => (e.transient ? Effect.logWarning(`${what} failed, will retry: ${e.message}`) : Effect.void)),
+      Effect.retry({ schedule: transientRetry(s), while: (e) => e.transient })
+    )

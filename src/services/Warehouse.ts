@@ -1,0 +1,116 @@
+/**
+ * The warehouse port. Each dialect (SQLite, PostgreSQL, SQL Server) is a
+ * Layer providing it; the programs see only this interface.
+ *
+ * Loads go through staging: each batch is upserted into `etl_stage_*` (one
+ * transaction, last row wins per key), then one set-based merge per table
+ * moves the run's rows into the star schema and counts what changed. That
+ * dedupes across the whole run, makes re-runs report 0 changes, and lets the
+ * database check referential integrity and settle `customer_status`.
+ */
+import { Context, type Effect, type Option } from "effect"
+import type { WarehouseError, RunLocked } from "../schema/Errors.js"
+import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records.js"
+import type { Reject, RejectCategory } from "../schema/Reject.js"
+import type { DatabaseKind } from "./AppConfig.js"
+
+export interface ChangeCounts {
+  readonly inserted: number
+  readonly updated: number
+  readonly unchanged: number
+}
+
+export interface SalesMerge extends ChangeCounts {
+  /** Staged facts whose customer or product is not in the warehouse: quarantined as `referential`. */
+  readonly referential: number
+  /** Open rejects this run resolved (late-arriving dimensions and corrected records). */
+  readonly resolved: number
+  /** Existing facts whose `customer_status` moved because an older transaction arrived. */
+  readonly statusChanges: number
+}
+
+/** A sale staged with where it was read, so a referential reject can say so. */
+export interface StagedSale extends SaleRow {
+  readonly location: string | null
+}
+
+export interface RunRecord {
+  readonly runId: string
+  readonly env: string
+  readonly startedAt: string
+  readonly mode: string
+  readonly windowFrom: string | null
+  readonly windowTo: string | null
+}
+
+export interface RunOutcome {
+  readonly runId: string
+  readonly finishedAt: string
+  readonly status: "success" | "partial" | "failed" | "interrupted"
+  readonly recordsRead: number
+  readonly recordsLoaded: number
+  readonly recordsRejected: number
+  readonly recordsFiltered: number
+  readonly errorRate: number
+  readonly durationSeconds: number
+  readonly summaryJson: string
+}
+
+export interface LineageRow {
+  readonly runId: string
+  readonly source: string
+  readonly target: string
+  readonly recordsIn: number
+  readonly recordsOut: number
+  readonly recordsRejected: number
+  readonly startedAt: string
+  readonly finishedAt: string
+}
+
+export interface OpenReject {
+  readonly source: Source
+  readonly recordKey: string | null
+  readonly category: RejectCategory
+  readonly reason: string
+  readonly location: string | null
+  readonly payload: string
+  readonly attempts: number
+}
+
+export interface ValidationFinding {
+  readonly check: string
+  readonly passed: boolean
+  readonly detail: string
+}
+
+export interface WarehouseService {
+  readonly kind: DatabaseKind
+  /** Creates or upgrades the schema; running it twice changes nothing. Returns the migrations applied. */
+  readonly migrate: Effect.Effect<ReadonlyArray<string>, WarehouseError>
+  /** Takes the run lock and records the run as started; fails with RunLocked when another run holds it. */
+  readonly beginRun: (run: RunRecord) => Effect.Effect<void, WarehouseError | RunLocked>
+  readonly finishRun: (outcome: RunOutcome) => Effect.Effect<void, WarehouseError>
+  readonly stageCustomers: (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>
+  readonly stageProducts: (runId: string, rows: ReadonlyArray<ProductRow>) => Effect.Effect<void, WarehouseError>
+  readonly stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>
+  readonly recordRejects: (runId: string, rejects: ReadonlyArray<Reject>) => Effect.Effect<void, WarehouseError>
+  readonly mergeCustomers: (runId: string, now: string) => Effect.Effect<ChangeCounts, WarehouseError>
+  readonly mergeProducts: (runId: string, now: string) => Effect.Effect<ChangeCounts, WarehouseError>
+  /** Merges the staged facts; moves the high-water mark in the same transaction when `moveMark`. */
+  readonly mergeSales: (runId: string, now: string, moveMark: boolean) => Effect.Effect<SalesMerge, WarehouseError>
+  /** Every product's cost as exact decimal text (null when it has none). */
+  readonly productCosts: Effect.Effect<ReadonlyMap<string, string | null>, WarehouseError>
+  readonly openRejects: (source: Source, category: RejectCategory) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  readonly rejectsSeenIn: (runId: string) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  readonly highWaterMark: Effect.Effect<Option.Option<string>, WarehouseError>
+  readonly lastSuccessfulRun: Effect.Effect<Option.Option<string>, WarehouseError>
+  readonly recordLineage: (rows: ReadonlyArray<LineageRow>) => Effect.Effect<void, WarehouseError>
+  /** validate_loaded_data: required columns, recomputed business rules, orphan facts. */
+  readonly validate: (commissionRate: string) => Effect.Effect<ReadonlyArray<ValidationFinding>, WarehouseError>
+  readonly clearStaging: (runId: string) => Effect.Effect<void, WarehouseError>
+  /** Runs the effect in one transaction and rolls it back: `--dry-run`. */
+  readonly rollbackAfter: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | WarehouseError, R>
+  readonly tableCounts: Effect.Effect<Readonly<Record<string, number>>, WarehouseError>
+}
+
+export class Warehouse extends Context.Tag("etl/Warehouse")<Warehouse, WarehouseService>() {}
