@@ -24,7 +24,7 @@ export interface RunOptions extends WindowOptions {
 const newRunId = Effect.gen(function* () {
   const now = yield* DateTime.now
   const stamp = DateTime.formatIso(now).replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z")
-  const suffix = (yield* Random.nextIntBetween(0, 0xffff)).toString(16).padStart(4, "0")
+  const suffix = (yield* Random.nextIntBetween(0, 0x7fffffff)).toString(16).padStart(8, "0")
   return { runId: `${stamp}-${suffix}`, now: DateTime.formatIso(now) }
 })
 
@@ -45,6 +45,7 @@ export const runPipeline = (options: RunOptions) =>
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
+    yield* metrics.reset
     const startedMs = yield* Clock.currentTimeMillis
     const { now, runId } = yield* newRunId
 

@@ -68,6 +68,13 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
     }
 
     return {
+      /** Starts a new run's figures (an embedding app may run the pipeline many times). */
+      reset: Effect.sync(() => {
+        sources.clear()
+        stages.length = 0
+        changes.clear()
+        peakRss = memoryUsage.rss()
+      }),
       source: (source: string, location: string) => Effect.sync(() => void sourceOf(source, location)),
       read: (source: string, n: number) => Effect.sync(() => {
         sourceOf(source).read += n

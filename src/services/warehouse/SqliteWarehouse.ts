@@ -362,9 +362,9 @@ export const make = Effect.gen(function* () {
   return service
 })
 
-/** A SQLite warehouse at `filename` (`:memory:` for tests). */
+/** A SQLite warehouse at `filename` (`:memory:` for tests), with its SqlClient for direct queries. */
 export const layerSqlite = (filename: string) =>
-  Layer.effect(Warehouse, make).pipe(Layer.provide(SqliteClient.layer({ filename })))
+  Layer.effect(Warehouse, make).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
 
 /** The SQLite warehouse named by `DATABASE_URL`. */
 export const layerFromConfig = Layer.unwrapEffect(

@@ -1,0 +1,30 @@
+/**
+ * In-memory wiring for tests and for apps that embed the pipeline: an
+ * in-memory SQLite warehouse, configuration from a map instead of the
+ * environment, fresh metrics, and no log output.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { ConfigProvider, Effect, Layer, Logger } from "effect"
+import { AppConfig, appConfig } from "../services/AppConfig.js"
+import { Metrics } from "../services/Metrics.js"
+import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
+
+/**
+ * Configuration from `settings` only (no environment, no .env files). Built
+ * fresh each call: a shared layer would be memoized with its first settings.
+ */
+export const config = (settings: Readonly<Record<string, string>>) =>
+  Layer.effect(
+    AppConfig,
+    appConfig.pipe(
+      Effect.map((c) => AppConfig.make(c)),
+      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(settings))))
+    )
+  )
+
+/** A whole run's services on an in-memory SQLite warehouse (or the SQLite file `filename`). */
+export const layer = (settings: Readonly<Record<string, string>>, filename = ":memory:") =>
+  Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Metrics.Default, Logger.remove(Logger.defaultLogger)).pipe(
+    Layer.provideMerge(config(settings)),
+    Layer.provideMerge(NodeContext.layer)
+  )

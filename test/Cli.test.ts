@@ -1,0 +1,59 @@
+/** The `etl` binary as a user runs it: exit codes and the one line they read. */
+import { describe, expect, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import { existsSync, readdirSync } from "node:fs"
+import { join } from "node:path"
+import { inputs } from "./support/Fixtures.js"
+
+const root = join(import.meta.dirname, "..")
+const etl = (args: ReadonlyArray<string>, env: Record<string, string> = {}, cwd = root) => {
+  const r = spawnSync(process.execPath, [join(root, "bin/etl.js"), ...args], {
+    cwd, encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, timeout: 60_000
+  })
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr }
+}
+
+describe("etl", () => {
+  const { dir, settings } = inputs({})
+  const env = { ...settings, INPUT_DIR: join(root, "data/input"), DATABASE_URL: `sqlite:${join(dir, "warehouse.db")}` }
+
+  it.each([
+    ["BATCH_SIZE", "abc"], ["DATABASE_URL", "not-a-url"], ["MAX_RETRIES", "-1"], ["COMMISSION_RATE", "3%"]
+  ])("exits 2 naming %s=%s", (name, value) => {
+    const r = etl(["run"], { ...env, [name]: value })
+    expect(r.code).toBe(2)
+    expect(r.stderr.trim().split("\n")).toHaveLength(1)
+    expect(r.stderr).toContain(`${name}:`)
+  })
+
+  it.each([
+    [["run", "--date", "2024-02-30"], "--date expects a calendar date"],
+    [["run", "--env", "staging"], "dev, test, prod"],
+    [["run", "--from", "2024-03-05", "--to", "2024-03-01"], "is after --to"],
+    [["run", "--full-refresh", "--date", "2024-03-01"], "cannot be combined"],
+    [["frobnicate"], "Invalid subcommand"]
+  ])("exits 2 on bad usage %j", (args, message) => {
+    const r = etl(args, env)
+    expect(r.code).toBe(2)
+    expect(r.stdout + r.stderr).toContain(message)
+    expect(r.stdout + r.stderr).not.toMatch(/"_tag"|at .*\.ts:\d+/)
+  })
+
+  it("prints help and version", () => {
+    expect(etl(["--version"]).stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+    const help = etl(["run", "--help"])
+    expect(help.code).toBe(0)
+    expect(help.stdout).toContain("--full-refresh")
+  })
+
+  it("runs the sample into a SQLite file and migrates idempotently", () => {
+    const r = etl(["run"], env)
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/Run \S+: SUCCESS/)
+    expect(readdirSync(join(dir, "output")).some((f) => /^run_.*\.json$/.test(f))).toBe(true)
+    expect(existsSync(join(dir, "logs", "etl.log"))).toBe(true)
+    const again = etl(["migrate"], env)
+    expect(again.code).toBe(0)
+    expect(again.stdout).toContain("up to date")
+  })
+})
