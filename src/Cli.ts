@@ -6,6 +6,7 @@ import { Command, Options } from "@effect/cli"
 import { Cause, ConfigError, Console, Data, Effect, type Layer, Option } from "effect"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
+import { generate } from "./programs/Generate.js"
 import { runPipeline } from "./programs/Pipeline.js"
 import { parseIsoDay } from "./rules/Dates.js"
 import { describeConfigError } from "./services/AppConfig.js"
@@ -98,9 +99,26 @@ const migrate = Command.make("migrate", { env }, (o) =>
     yield* Console.log(applied.length === 0 ? "The warehouse schema is up to date." : `Applied: ${applied.join(", ")}`)
   }).pipe(withEnvironment(o.env))).pipe(Command.withDescription("Create or upgrade the warehouse schema"))
 
+const generateCommand = Command.make(
+  "generate",
+  {
+    transactions: Options.integer("transactions").pipe(
+      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--transactions expects a whole number ≥ 1"),
+      Options.withDescription("How many sales transactions to write")
+    ),
+    out: Options.directory("out", { exists: "either" }).pipe(Options.withDescription("Folder for customers.csv, products.json, sales_transactions.csv")),
+    seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Same seed, same files"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const set = yield* generate({ transactions: o.transactions, outDir: o.out, seed: o.seed })
+      yield* Console.log(`Wrote ${set.customers} customers, ${set.products} products, ${set.transactions} transactions to ${o.out}`)
+    }).pipe(Effect.catchTag("OutputError", (e) => explain(e)))
+).pipe(Command.withDescription("Write a deterministic synthetic data set (with a few percent of dirty rows)"))
+
 export const etl = Command.make("etl").pipe(
   Command.withDescription("ETL of customers, products and sales into a star schema"),
-  Command.withSubcommands([run, migrate])
+  Command.withSubcommands([run, migrate, generateCommand])
 )
 
 export const cli = (version: string) => Command.run(etl, { name: "etl", version })
