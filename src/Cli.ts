@@ -3,13 +3,14 @@
  * failure, 2 bad usage or configuration, 3 partial.
  */
 import { Command, Options } from "@effect/cli"
-import { Cause, ConfigError, Console, Data, Effect, type Layer, Option } from "effect"
+import { Cause, ConfigError, Console, Data, Effect, Either, type Layer, Option } from "effect"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
 import { generate } from "./programs/Generate.js"
 import { runPipeline } from "./programs/Pipeline.js"
+import { seedSourceDatabase } from "./programs/SeedSource.js"
 import { parseIsoDay } from "./rules/Dates.js"
-import { describeConfigError } from "./services/AppConfig.js"
+import { describeConfigError, parseDatabaseUrl } from "./services/AppConfig.js"
 import { Warehouse } from "./services/Warehouse.js"
 
 /** Ends the command with this exit code; its message has already been printed. */
@@ -107,12 +108,21 @@ const generateCommand = Command.make(
       Options.withDescription("How many sales transactions to write")
     ),
     out: Options.directory("out", { exists: "either" }).pipe(Options.withDescription("Folder for customers.csv, products.json, sales_transactions.csv")),
-    seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Same seed, same files"))
+    seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Same seed, same files")),
+    sourceDb: Options.text("source-db").pipe(
+      Options.filterMap((url) => Either.getRight(parseDatabaseUrl(url)), "--source-db expects sqlite:PATH or postgres://user:pass@host:port/db"),
+      Options.optional,
+      Options.withDescription("Also fill this database's sales_transactions table (then set SOURCE_DATABASE_URL to read from it)")
+    )
   },
   (o) =>
     Effect.gen(function* () {
       const set = yield* generate({ transactions: o.transactions, outDir: o.out, seed: o.seed })
       yield* Console.log(`Wrote ${set.customers} customers, ${set.products} products, ${set.transactions} transactions to ${o.out}`)
+      if (Option.isSome(o.sourceDb)) {
+        const rows = yield* seedSourceDatabase(o.sourceDb.value, `${o.out}/sales_transactions.csv`)
+        yield* Console.log(`Wrote ${rows} rows to sales_transactions in ${o.sourceDb.value.display}`)
+      }
     }).pipe(Effect.catchTag("OutputError", (e) => explain(e)))
 ).pipe(Command.withDescription("Write a deterministic synthetic data set (with a few percent of dirty rows)"))
 

@@ -12,6 +12,7 @@ import { retryTransient } from "../services/Resilience.js"
 import { Warehouse, type StagedSale } from "../services/Warehouse.js"
 import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
 import { loadOutcomes } from "./Load.js"
+import { extractSalesDatabase } from "./SourceDatabase.js"
 import { transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
 
 export interface RunContext {
@@ -95,7 +96,15 @@ export const loadSales = (run: RunContext) =>
       stageSales
     )
 
-    yield* extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing)), stageSales)
+    yield* Option.match(config.files.sourceDatabase, {
+      onNone: () => extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing))),
+      onSome: (db) => {
+        const location = `${db.display} sales_transactions`
+        return extractSalesDatabase(db, run.window, config.processing.batchSize, config.processing).pipe(
+          Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, () => ({ ...raw })))
+        )
+      }
+    }).pipe(stageSales)
     const merge = yield* retryTransient(config.processing, "merging sales")(warehouse.mergeSales(run.runId, run.now, run.moveMark))
     if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
     yield* metrics.changes("sales_fact", { ...merge })

@@ -116,11 +116,13 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
             Effect.ensuring(Effect.gen(function* () {
               const finishedAt = yield* Clock.currentTimeMillis
               sampleMemory()
-              stages.push({ stage, startedAt, finishedAt, seconds: (finishedAt - startedAt) / 1000, records: records?.() ?? 0 })
+              const seconds = (finishedAt - startedAt) / 1000
+              stages.push({ stage, startedAt, finishedAt, seconds, records: records?.() ?? sources.get(stage)?.read ?? 0 })
+              const source = sources.get(stage)
+              if (source !== undefined) source.seconds = seconds
             }))
           )
         }).pipe(Effect.withSpan(stage), Effect.annotateLogs("stage", stage)),
-      sourceSeconds: (source: string, seconds: number) => Effect.sync(() => void (sourceOf(source).seconds = seconds)),
       snapshot: Effect.sync(() => {
         sampleMemory()
         return {

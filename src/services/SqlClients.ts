@@ -1,0 +1,80 @@
+/**
+ * A scoped SqlClient for any database target (SQLite, PostgreSQL, SQL
+ * Server), and the test for which SQL errors are worth retrying.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type { SqlClient } from "@effect/sql"
+import { MssqlClient } from "@effect/sql-mssql"
+import { PgClient } from "@effect/sql-pg"
+import { SqliteClient } from "@effect/sql-sqlite-node"
+import { Cause, Duration, Effect, Redacted, type Scope } from "effect"
+import type { DatabaseTarget } from "./AppConfig.js"
+
+const TRANSIENT_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN",
+  "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT",
+  "57P01", "57P02", "57P03", "53300", "40001", "40P01", // PostgreSQL: shutdown, too many connections, serialization, deadlock
+  "ESOCKET", "ETIMEOUT", "ECONNCLOSED" // tedious
+])
+
+/** Connection loss, timeouts, locks and deadlocks clear up; a missing table or a syntax error does not. */
+export const isTransientCause = (cause: unknown): boolean => {
+  let current: unknown = cause
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { code?: unknown }).code
+    if (typeof code === "string" && (TRANSIENT_CODES.has(code) || code.startsWith("08"))) return true
+    if (/timeout|timed out|terminat|connection (closed|ended|refused|reset)/i.test(String((current as { message?: unknown }).message ?? ""))) {
+      return true
+    }
+    current = (current as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/** The message of the innermost cause: what the database said. */
+export const causeMessage = (cause: unknown): string => {
+  let current: unknown = cause
+  let message = String((current as { message?: unknown } | null)?.message ?? current)
+  for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
+    const m = (current as { message?: unknown }).message
+    if (typeof m === "string" && m.length > 0) message = m
+    current = (current as { cause?: unknown }).cause
+  }
+  return message
+}
+
+const mssqlOptions = (url: URL) => ({
+  server: url.hostname,
+  port: url.port === "" ? 1433 : Number(url.port),
+  database: decodeURIComponent(url.pathname.replace(/^\//, "")),
+  username: decodeURIComponent(url.username),
+  password: Redacted.make(decodeURIComponent(url.password)),
+  trustServer: url.searchParams.get("trustServerCertificate") === "true",
+  encrypt: url.searchParams.get("encrypt") !== "false",
+  connectTimeout: Duration.seconds(15)
+})
+
+/**
+ * Opens a client for `target` in the current scope. A failure to open (a
+ * missing SQLite file, a refused connection) fails with the database's own
+ * message; the caller names the setting.
+ */
+export const makeSqlClient = (
+  target: DatabaseTarget,
+  options: { readonly readonly?: boolean } = {}
+): Effect.Effect<SqlClient.SqlClient, { readonly message: string; readonly transient: boolean }, Scope.Scope> => {
+  const open: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope | Reactivity.Reactivity> =
+    target.kind === "sqlite"
+      ? SqliteClient.make({ filename: target.filename, readonly: options.readonly ?? false })
+      : target.kind === "postgres"
+      ? PgClient.make({ url: target.url, connectTimeout: Duration.seconds(10), maxConnections: 4 })
+      : MssqlClient.make(mssqlOptions(new URL(Redacted.value(target.url))))
+  return open.pipe(
+    Effect.sandbox,
+    Effect.mapError((cause) => {
+      const error = Cause.squash(cause)
+      return { message: causeMessage(error), transient: isTransientCause(error) }
+    }),
+    Effect.provide(Reactivity.layer)
+  )
+}
