@@ -24,6 +24,16 @@ export type CsvItem =
 
 const CHUNK_SIZE = 1024 * 1024
 
+const LINE_BREAK = /\r\n|\n|\r/g
+
+/** Line breaks in a record's raw text; csv-parse's own counter drifts on a quoted CRLF. */
+const lineBreaks = (raw: string): number => {
+  let n = 0
+  LINE_BREAK.lastIndex = 0
+  while (LINE_BREAK.exec(raw) !== null) n++
+  return n
+}
+
 export const describePlatformError = (error: PlatformError): string => {
   if (error._tag === "SystemError") {
     switch (error.reason) {
@@ -72,9 +82,9 @@ export const readCsv = (
       skip_records_with_error: true,
       record_delimiter: ["\r\n", "\n", "\r"],
       raw: true,
-      on_record: (rec: { record: Array<string>; raw: string }, ctx: { lines: number }) => {
+      on_record: (rec: { record: Array<string>; raw: string }) => {
         const line = lastLine + 1
-        lastLine = ctx.lines
+        lastLine += lineBreaks(rec.raw)
         const fields = rec.record
         if (fields.length === 1 && fields[0] === "" && rec.raw.trim() === "") return null
         if (header === undefined) {
@@ -90,9 +100,9 @@ export const readCsv = (
         pending.push({ _tag: "Row", line, fields, header })
         return null
       },
-      on_skip: (err: (Error & { lines?: number }) | undefined, raw: string | undefined) => {
+      on_skip: (err: Error | undefined, raw: string | undefined) => {
         const line = lastLine + 1
-        lastLine = err?.lines ?? lastLine
+        lastLine += lineBreaks(raw ?? "")
         if (header !== undefined) {
           pending.push({ _tag: "Broken", line, raw: raw ?? "", reason: err?.message ?? "unparseable record", header })
         }
