@@ -2,7 +2,10 @@
 import { FileSystem } from "@effect/platform"
 import { Cause, Effect, Layer } from "effect"
 import { WarehouseError } from "../schema/Errors.js"
+import type { SqlClient } from "@effect/sql"
 import { AppConfig } from "../services/AppConfig.js"
+import type { Warehouse } from "../services/Warehouse.js"
+import * as PgWarehouse from "../services/warehouse/PgWarehouse.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
 
 const cannotOpen = (target: string) => (cause: Cause.Cause<unknown>) =>
@@ -26,17 +29,18 @@ const sqlite = (filename: string) =>
   ).pipe(Layer.catchAllCause(cannotOpen(`sqlite:${filename}`)))
 
 export const layer = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config) => {
+  Effect.map(AppConfig, (config): Layer.Layer<Warehouse | SqlClient.SqlClient, WarehouseError, FileSystem.FileSystem> => {
     const db = config.database
     switch (db.kind) {
       case "sqlite":
         return sqlite(db.filename)
       case "postgres":
+        return PgWarehouse.layerPg(db.url).pipe(Layer.catchAllCause(cannotOpen(db.display)))
       case "mssql":
         return Layer.fail(
           new WarehouseError({
             operation: "connect",
-            reason: `the ${db.kind === "postgres" ? "PostgreSQL" : "SQL Server"} warehouse (${db.display}) is not available in this build yet; use sqlite:PATH`,
+            reason: `the SQL Server warehouse (${db.display}) is not available in this build yet; use sqlite:PATH or postgres://`,
             transient: false
           })
         )

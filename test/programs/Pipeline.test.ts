@@ -1,22 +1,21 @@
 /** The sample and small hand-made inputs, end to end on an in-memory SQLite warehouse. */
-import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import * as TestLayer from "../../src/layers/Test.js"
 import { runPipeline, type RunOptions } from "../../src/programs/Pipeline.js"
+import { backends, rows } from "../support/Backends.js"
 import { CUSTOMER_HEADER, inputs, product, products, rewrite, SALES_HEADER } from "../support/Fixtures.js"
 
 const root = join(import.meta.dirname, "../..")
 const options = (over: Partial<RunOptions> = {}): RunOptions => ({
   date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: false, dryRun: false, ...over
 })
-const rows = (text: string) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe<Record<string, unknown>>(text))
 
+for (const backend of backends) describe.skipIf(backend.skip !== undefined)(backend.name, () => {
 describe("the bundled sample", () => {
   const { settings } = inputs({})
-  it.layer(TestLayer.layer({ ...settings, INPUT_DIR: join(root, "data/input") }))((it) => {
+  it.layer(backend.layer({ ...settings, INPUT_DIR: join(root, "data/input") }))((it) => {
     it.effect("loads every table and follows the rules", () =>
       Effect.gen(function* () {
         const summary = yield* runPipeline(options())
@@ -82,7 +81,7 @@ describe("across runs", () => {
     products: products([product("P1", 10, 4)]),
     sales: `${SALES_HEADER}\nT2,C1,P1,1,10,0,2024-03-05,R1,completed\nT9,C2,P1,2,10,0,2024-03-06,R1,completed\n`
   })
-  it.layer(TestLayer.layer(fixture.settings))((it) => {
+  it.layer(backend.layer(fixture.settings))((it) => {
     it.effect("quarantines a sale whose customer has not arrived", () =>
       Effect.gen(function* () {
         const summary = yield* runPipeline(options())
@@ -141,4 +140,5 @@ describe("across runs", () => {
         expect(history).toEqual({ status: "partial" })
       }))
   })
+})
 })

@@ -1,0 +1,145 @@
+/**
+ * The warehouse schema as migrations, written once for every dialect: money
+ * the dialect's exact decimal where it has one (SQLite stores REAL from the
+ * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
+ */
+import type { Dialect } from "./Dialect.js"
+
+export const CUSTOMER_COLUMNS = [
+  "customer_id", "first_name", "last_name", "name", "email", "email_valid", "phone", "address",
+  "base_segment", "segment", "registration_date", "quality_flags"
+] as const
+
+export const PRODUCT_COLUMNS = [
+  "product_id", "name", "category", "raw_category", "brand", "model", "price", "cost", "price_category",
+  "quantity", "warehouse", "inventory_status", "quality_flags"
+] as const
+
+export const SALE_COLUMNS = [
+  "transaction_id", "customer_id", "product_id", "quantity", "unit_price", "discount_amount", "total_amount",
+  "cost_amount", "profit_margin", "commission", "value_tier", "transaction_date", "sales_rep_id"
+] as const
+
+const columns = (d: Dialect) => {
+  const t = d.types
+  return {
+    customer: `
+      customer_id ${t.text} NOT NULL,
+      first_name ${t.text},
+      last_name ${t.text},
+      name ${t.text},
+      email ${t.text},
+      email_valid ${t.boolean} NOT NULL,
+      phone ${t.text},
+      address ${t.text},
+      base_segment ${t.text},
+      segment ${t.text} NOT NULL,
+      registration_date ${t.date},
+      quality_flags ${t.text}`,
+    product: `
+      product_id ${t.text} NOT NULL,
+      name ${t.text},
+      category ${t.text} NOT NULL,
+      raw_category ${t.text},
+      brand ${t.text},
+      model ${t.text},
+      price ${t.decimal} NOT NULL CHECK (price >= 0),
+      cost ${t.decimal} CHECK (cost >= 0),
+      price_category ${t.text} NOT NULL,
+      quantity ${t.integer} CHECK (quantity >= 0),
+      warehouse ${t.text},
+      inventory_status ${t.text} NOT NULL,
+      quality_flags ${t.text}`,
+    sale: `
+      transaction_id ${t.text} NOT NULL,
+      customer_id ${t.text} NOT NULL,
+      product_id ${t.text} NOT NULL,
+      quantity ${t.integer} NOT NULL CHECK (quantity >= 1),
+      unit_price ${t.decimal} NOT NULL CHECK (unit_price >= 0),
+      discount_amount ${t.decimal} NOT NULL CHECK (discount_amount >= 0),
+      total_amount ${t.money} NOT NULL,
+      cost_amount ${t.money},
+      profit_margin ${t.money},
+      commission ${t.money} NOT NULL,
+      value_tier ${t.text} NOT NULL,
+      transaction_date ${t.date} NOT NULL,
+      sales_rep_id ${t.text}`
+  }
+}
+
+/** Migration 1: the star schema, the dead-letter store, run history, lineage, state and staging. */
+export const schemaV1 = (d: Dialect): ReadonlyArray<string> => {
+  const c = columns(d)
+  const t = d.types
+  return [
+    `CREATE TABLE customer_dim (${c.customer},
+      created_date ${t.timestamp} NOT NULL,
+      updated_date ${t.timestamp},
+      PRIMARY KEY (customer_id))`,
+    `CREATE TABLE product_dim (${c.product},
+      created_date ${t.timestamp} NOT NULL,
+      updated_date ${t.timestamp},
+      PRIMARY KEY (product_id))`,
+    `CREATE TABLE sales_fact (${c.sale},
+      customer_status ${t.text},
+      run_id ${t.text} NOT NULL,
+      created_date ${t.timestamp} NOT NULL,
+      updated_date ${t.timestamp},
+      PRIMARY KEY (transaction_id),
+      FOREIGN KEY (customer_id) REFERENCES customer_dim (customer_id),
+      FOREIGN KEY (product_id) REFERENCES product_dim (product_id))`,
+    // customer_status is settled per customer in (transaction_date, transaction_id) order.
+    `CREATE INDEX sales_fact_customer_order ON sales_fact (customer_id, transaction_date, transaction_id${d.binaryCollation})`,
+    `CREATE INDEX sales_fact_product ON sales_fact (product_id)`,
+    `CREATE INDEX sales_fact_date ON sales_fact (transaction_date)`,
+    `CREATE TABLE etl_rejects (
+      reject_id ${t.serial},
+      source ${t.text} NOT NULL,
+      record_key ${t.text},
+      reject_key ${t.text} NOT NULL,
+      category ${t.text} NOT NULL,
+      reason ${t.text} NOT NULL,
+      location ${t.text},
+      payload ${t.text} NOT NULL,
+      attempts ${t.integer} NOT NULL,
+      first_seen_run ${t.text} NOT NULL,
+      last_seen_run ${t.text} NOT NULL,
+      resolved_run ${t.text},
+      UNIQUE (source, reject_key))`,
+    `CREATE INDEX etl_rejects_open ON etl_rejects (source, category) WHERE resolved_run IS NULL`,
+    `CREATE INDEX etl_rejects_last_seen ON etl_rejects (last_seen_run)`,
+    `CREATE TABLE etl_run_history (
+      run_id ${t.text} PRIMARY KEY,
+      env ${t.text} NOT NULL,
+      mode ${t.text} NOT NULL,
+      started_at ${t.timestamp} NOT NULL,
+      finished_at ${t.timestamp},
+      status ${t.text} NOT NULL,
+      window_from ${t.date},
+      window_to ${t.date},
+      records_read ${t.integer},
+      records_loaded ${t.integer},
+      records_rejected ${t.integer},
+      records_filtered ${t.integer},
+      error_rate ${t.decimal},
+      duration_seconds ${t.decimal},
+      summary ${t.text})`,
+    `CREATE INDEX etl_run_history_status ON etl_run_history (status, started_at)`,
+    `CREATE TABLE etl_lineage (
+      lineage_id ${t.serial},
+      run_id ${t.text} NOT NULL,
+      source ${t.text} NOT NULL,
+      target ${t.text} NOT NULL,
+      records_in ${t.integer} NOT NULL,
+      records_out ${t.integer} NOT NULL,
+      records_rejected ${t.integer} NOT NULL,
+      started_at ${t.timestamp} NOT NULL,
+      finished_at ${t.timestamp} NOT NULL)`,
+    `CREATE INDEX etl_lineage_run ON etl_lineage (run_id)`,
+    `CREATE TABLE etl_state (key ${t.text} PRIMARY KEY, value ${t.text} NOT NULL, updated_at ${t.timestamp} NOT NULL)`,
+    `CREATE ${d.stagingTable} etl_stage_customers (run_id ${t.text} NOT NULL, ${c.customer}, PRIMARY KEY (run_id, customer_id))`,
+    `CREATE ${d.stagingTable} etl_stage_products (run_id ${t.text} NOT NULL, ${c.product}, PRIMARY KEY (run_id, product_id))`,
+    `CREATE ${d.stagingTable} etl_stage_sales (run_id ${t.text} NOT NULL, ${c.sale}, location ${t.text}, PRIMARY KEY (run_id, transaction_id))`,
+    `CREATE ${d.stagingTable} etl_dirty_customers (customer_id ${t.text} PRIMARY KEY)`
+  ]
+}

@@ -1,0 +1,338 @@
+/**
+ * The Warehouse over `@effect/sql`, written once for SQLite and PostgreSQL
+ * (what differs is in Dialect). See Warehouse.ts for the staging design.
+ */
+import * as Migrator from "@effect/sql/Migrator"
+import { SqlClient, type SqlError } from "@effect/sql"
+import { createHash } from "node:crypto"
+import { Data, Duration, Effect, Layer, Option } from "effect"
+import { WarehouseError } from "../../schema/Errors.js"
+import type { Reject } from "../../schema/Reject.js"
+import { causeMessage, isTransientCause } from "../SqlClients.js"
+import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
+import type { Dialect } from "./Dialect.js"
+import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1 } from "./Schema.js"
+
+const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
+  new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
+
+// 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
+const ROWS_PER_STATEMENT = 500
+
+const placeholders = (columns: number, rows: number): string => {
+  const row = `(${Array.from({ length: columns }, () => "?").join(",")})`
+  return Array.from({ length: rows }, () => row).join(",")
+}
+
+class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
+
+/** A reject's identity in the dead-letter store: its key, or a hash of its payload when it has none. */
+export const rejectKey = (reject: Reject, payload: string): string =>
+  reject.record_key ?? "#" + createHash("sha1").update(payload).digest("hex")
+
+export const make = (d: Dialect) => Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const ts = `CAST(? AS ${d.types.timestamp})`
+
+  const exec = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(d.placeholders(text), params)
+  const changes = (text: string, params: ReadonlyArray<unknown> = []) =>
+    sql.unsafe(d.placeholders(text), params).raw.pipe(Effect.map(d.affected))
+  const count = (text: string, params: ReadonlyArray<unknown> = []) =>
+    exec(text, params).pipe(Effect.map((rows) => Number((rows[0] as { n: number | string }).n)))
+  /** A merge step, logged at DEBUG with its duration: where a slow merge spends its time. */
+  const step = <A, E, R>(label: string, effect: Effect.Effect<A, E, R>) =>
+    Effect.timed(effect).pipe(
+      Effect.tap(([t, a]) => Effect.logDebug(`${label}: ${typeof a === "number" ? `${a} rows, ` : ""}${Duration.toMillis(t).toFixed(0)} ms`)),
+      Effect.map(([, a]) => a)
+    )
+  const differs = (table: string, columns: ReadonlyArray<string>) => columns.map((c) => d.distinct(`${table}.${c}`, `s.${c}`)).join(" OR ")
+  /** attempts + 1 once per run that sees the reject again. */
+  const nextAttempt = `etl_rejects.attempts + CASE WHEN etl_rejects.last_seen_run <> excluded.last_seen_run THEN 1 ELSE 0 END`
+
+  yield* Effect.forEach(d.setup, (s) => exec(s), { discard: true })
+
+  const stage = (operation: string, table: string, columns: ReadonlyArray<string>, key: string, extra: ReadonlyArray<string> = []) => {
+    const all = ["run_id", ...columns, ...extra]
+    const update = [...columns, ...extra].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`).join(", ")
+    const statement = (rows: number) =>
+      `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}
+       ON CONFLICT (run_id, ${key}) DO UPDATE SET ${update}`
+    return (runId: string, rows: ReadonlyArray<object>) =>
+      Effect.gen(function* () {
+        for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
+          const slice = rows.slice(start, start + ROWS_PER_STATEMENT)
+          const params: Array<unknown> = []
+          for (const item of slice) {
+            const row = item as Readonly<Record<string, unknown>>
+            params.push(runId)
+            for (const c of columns) params.push(row[c] ?? null)
+            for (const c of extra) params.push(row[c] ?? null)
+          }
+          yield* exec(statement(slice.length), params)
+        }
+      }).pipe(sql.withTransaction, Effect.mapError(warehouseError(operation)))
+  }
+
+  /** UPDATE rows that really changed, INSERT new keys; counts from the statements themselves. */
+  const mergeDimension = (source: string, table: string, stageTable: string, columns: ReadonlyArray<string>, key: string) =>
+    (runId: string, now: string) =>
+      Effect.gen(function* () {
+        const data = columns.filter((c) => c !== key)
+        const staged = yield* count(`SELECT count(*) AS n FROM ${stageTable} WHERE run_id = ?`, [runId])
+        const updated = yield* changes(
+          `UPDATE ${table} SET (${data.join(",")}, updated_date) = (${data.map((c) => "s." + c).join(",")}, ${ts})
+           FROM ${stageTable} s
+           WHERE s.run_id = ? AND s.${key} = ${table}.${key} AND (${differs(table, data)})`,
+          [now, runId]
+        )
+        const inserted = yield* changes(
+          `INSERT INTO ${table} (${columns.join(",")}, created_date)
+           SELECT ${columns.map((c) => "s." + c).join(",")}, ${ts} FROM ${stageTable} s
+           WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM ${table} t WHERE t.${key} = s.${key})`,
+          [now, runId]
+        )
+        const resolved = yield* changes(
+          `UPDATE etl_rejects SET resolved_run = ?
+           WHERE source = ? AND resolved_run IS NULL AND record_key IN (SELECT ${key} FROM ${stageTable} WHERE run_id = ?)`,
+          [runId, source, runId]
+        )
+        yield* exec(`DELETE FROM ${stageTable} WHERE run_id = ?`, [runId])
+        yield* Effect.logDebug(`merged ${table}`).pipe(Effect.annotateLogs({ inserted, updated, resolved }))
+        return { inserted, updated, unchanged: staged - inserted - updated }
+      }).pipe(sql.withTransaction, Effect.mapError(warehouseError(`merge ${table}`)))
+
+  const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
+  const salePayload = `CAST(${d.jsonObject(SALE_COLUMNS.map((c) => [c, `CAST(s.${c} AS ${d.types.text})`] as const))} AS ${d.types.text})`
+  const noCustomer = `NOT EXISTS (SELECT 1 FROM customer_dim c WHERE c.customer_id = s.customer_id)`
+  const noProduct = `NOT EXISTS (SELECT 1 FROM product_dim p WHERE p.product_id = s.product_id)`
+
+  const mergeSales = (runId: string, now: string, moveMark: boolean) =>
+    Effect.gen(function* () {
+      // 1. Quarantine facts whose dimension rows are missing; every later run retries them.
+      yield* step("quarantine", exec(
+        `INSERT INTO etl_rejects (source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run)
+         SELECT 'sales', s.transaction_id, s.transaction_id, 'referential',
+           CASE
+             WHEN ${noCustomer} AND ${noProduct}
+               THEN 'customer_id ''' || s.customer_id || ''' and product_id ''' || s.product_id || ''' are not in the warehouse'
+             WHEN ${noCustomer} THEN 'customer_id ''' || s.customer_id || ''' is not in customer_dim'
+             ELSE 'product_id ''' || s.product_id || ''' is not in product_dim'
+           END,
+           s.location, ${salePayload}, 1, ?, ?
+         FROM etl_stage_sales s WHERE s.run_id = ? AND (${noCustomer} OR ${noProduct})
+         ON CONFLICT (source, reject_key) DO UPDATE SET
+           category = excluded.category, reason = excluded.reason, location = excluded.location,
+           payload = excluded.payload, resolved_run = NULL, attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
+        [runId, runId, runId]
+      ))
+      const referential = yield* step("unstage quarantined", changes(
+        `DELETE FROM etl_stage_sales AS s WHERE s.run_id = ? AND (${noCustomer} OR ${noProduct})`, [runId]
+      ))
+      const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [runId])
+      // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
+      yield* step("dirty customers", exec(
+        d.insertIgnore("etl_dirty_customers", `(customer_id)
+         SELECT s.customer_id FROM etl_stage_sales s LEFT JOIN sales_fact f ON f.transaction_id = s.transaction_id
+         WHERE s.run_id = ? AND (f.transaction_id IS NULL OR ${d.distinct("f.customer_id", "s.customer_id")}
+           OR ${d.distinct("f.transaction_date", "s.transaction_date")})
+         UNION
+         SELECT f.customer_id FROM etl_stage_sales s JOIN sales_fact f ON f.transaction_id = s.transaction_id
+         WHERE s.run_id = ? AND ${d.distinct("f.customer_id", "s.customer_id")}`, "customer_id"),
+        [runId, runId]
+      ))
+      // 3. The merge itself.
+      const updated = yield* step("update facts", changes(
+        `UPDATE sales_fact SET (${saleData.join(",")}, run_id, updated_date) = (${saleData.map((c) => "s." + c).join(",")}, ?, ${ts})
+         FROM etl_stage_sales s
+         WHERE s.run_id = ? AND s.transaction_id = sales_fact.transaction_id AND (${differs("sales_fact", saleData)})`,
+        [runId, now, runId]
+      ))
+      const inserted = yield* step("insert facts", changes(
+        `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, run_id, created_date)
+         SELECT ${SALE_COLUMNS.map((c) => "s." + c).join(",")}, ?, ${ts} FROM etl_stage_sales s
+         WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`,
+        [runId, now, runId]
+      ))
+      // 4. First-time for each dirty customer's earliest transaction, Repeat for the rest. A new fact
+      //    gets its status without counting as a change; an existing one whose status moves is updated.
+      const statusChanges = yield* step("customer_status", changes(
+        `UPDATE sales_fact SET customer_status = x.status,
+           updated_date = CASE WHEN sales_fact.customer_status IS NULL THEN sales_fact.updated_date ELSE ${ts} END
+         FROM (SELECT transaction_id,
+                 CASE WHEN ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY transaction_date, transaction_id${d.binaryCollation}) = 1
+                      THEN 'First-time' ELSE 'Repeat' END AS status
+               FROM sales_fact WHERE customer_id IN (SELECT customer_id FROM etl_dirty_customers)) x
+         WHERE sales_fact.transaction_id = x.transaction_id AND ${d.distinct("sales_fact.customer_status", "x.status")}`,
+        [now]
+      ))
+      yield* exec(`DELETE FROM etl_dirty_customers`)
+      const resolved = yield* step("resolve rejects", changes(
+        `UPDATE etl_rejects SET resolved_run = ?
+         WHERE source = 'sales' AND resolved_run IS NULL
+           AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
+        [runId, runId]
+      ))
+      if (moveMark) {
+        yield* exec(
+          `INSERT INTO etl_state (key, value, updated_at)
+           SELECT 'high_water_mark', CAST(MAX(transaction_date) AS ${d.types.text}), ${ts} FROM sales_fact
+           HAVING MAX(transaction_date) IS NOT NULL
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          [now]
+        )
+      }
+      yield* step("clear stage", exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [runId]))
+      return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - inserted }
+    }).pipe(sql.withTransaction, Effect.mapError(warehouseError("merge sales_fact")))
+
+  const recordRejects = (runId: string, rejects: ReadonlyArray<Reject>) =>
+    Effect.gen(function* () {
+      const columns = "source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run"
+      for (let start = 0; start < rejects.length; start += ROWS_PER_STATEMENT) {
+        // One statement may not hold the same key twice (a duplicated bad row): keep the last.
+        const byKey = new Map<string, ReadonlyArray<unknown>>()
+        for (const r of rejects.slice(start, start + ROWS_PER_STATEMENT)) {
+          const payload = JSON.stringify(r.payload)
+          const key = rejectKey(r, payload)
+          byKey.delete(key)
+          byKey.set(key, [r.source, r.record_key, key, r.category, r.reason, r.location, payload, 1, runId, runId])
+        }
+        yield* exec(
+          `INSERT INTO etl_rejects (${columns}) VALUES ${placeholders(10, byKey.size)}
+           ON CONFLICT (source, reject_key) DO UPDATE SET
+             category = excluded.category, reason = excluded.reason, location = excluded.location,
+             payload = excluded.payload, record_key = excluded.record_key, resolved_run = NULL,
+             attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
+          [...byKey.values()].flat()
+        )
+      }
+    }).pipe(sql.withTransaction, Effect.mapError(warehouseError("record rejects")))
+
+  const toOpenReject = (r: Record<string, unknown>): OpenReject => ({
+    source: r.source as OpenReject["source"],
+    recordKey: (r.record_key as string | null) ?? null,
+    category: r.category as OpenReject["category"],
+    reason: String(r.reason),
+    location: (r.location as string | null) ?? null,
+    payload: String(r.payload),
+    attempts: Number(r.attempts)
+  })
+  const readRejects = (text: string, params: ReadonlyArray<unknown>) =>
+    exec(text, params).pipe(
+      Effect.map((rows) => rows.map((r) => toOpenReject(r as Record<string, unknown>))),
+      Effect.mapError(warehouseError("read rejects"))
+    )
+  const single = (text: string, operation: string) =>
+    exec(text).pipe(
+      Effect.map((rows) => Option.fromNullable((rows[0] as { value?: string } | undefined)?.value)),
+      Effect.mapError(warehouseError(operation))
+    )
+
+  const migrate = Migrator.make({})({
+    loader: Migrator.fromRecord({
+      "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true })
+    }),
+    table: "etl_migrations"
+  }).pipe(
+    Effect.provideService(SqlClient.SqlClient, sql),
+    Effect.map((applied) => applied.map(([id, name]) => `${String(id).padStart(4, "0")}_${name}`)),
+    Effect.mapError((e) => new WarehouseError({ operation: "migrate", reason: e.message, transient: false, cause: e }))
+  )
+
+  // Computed values are checked to the cent.
+  const checks: ReadonlyArray<readonly [string, string]> = [
+    ["orphan facts (customer)", `SELECT count(*) AS n FROM sales_fact s WHERE ${noCustomer}`],
+    ["orphan facts (product)", `SELECT count(*) AS n FROM sales_fact s WHERE ${noProduct}`],
+    ["required columns", `SELECT (SELECT count(*) FROM customer_dim WHERE segment IS NULL)
+        + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL)
+        + (SELECT count(*) FROM sales_fact WHERE customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL) AS n`],
+    ["total_amount = quantity × unit_price − discount", `SELECT count(*) AS n FROM sales_fact
+        WHERE abs(total_amount - ${d.roundMoney("quantity * unit_price - discount_amount")}) >= 0.005`],
+    ["commission = total × rate", `SELECT count(*) AS n FROM sales_fact
+        WHERE abs(commission - ${d.roundMoney(`total_amount * CAST(? AS ${d.types.decimal})`)}) >= 0.005`],
+    ["value_tier matches total", `SELECT count(*) AS n FROM sales_fact WHERE ${d.distinct("value_tier",
+        "CASE WHEN total_amount >= 500 THEN 'High Value' WHEN total_amount >= 100 THEN 'Medium Value' ELSE 'Low Value' END")}`],
+    ["one First-time per customer", `SELECT count(*) AS n FROM (SELECT customer_id FROM sales_fact GROUP BY customer_id
+        HAVING sum(CASE WHEN customer_status = 'First-time' THEN 1 ELSE 0 END) <> 1) x`]
+  ]
+
+  const service: WarehouseService = {
+    kind: d.kind,
+    migrate,
+    beginRun: (run) =>
+      exec(
+        `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+        [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
+      ).pipe(Effect.asVoid, Effect.mapError(warehouseError("begin run"))),
+    finishRun: (o) =>
+      exec(
+        `UPDATE etl_run_history SET finished_at = ?, status = ?, records_read = ?, records_loaded = ?, records_rejected = ?,
+           records_filtered = ?, error_rate = ?, duration_seconds = ?, summary = ? WHERE run_id = ?`,
+        [o.finishedAt, o.status, o.recordsRead, o.recordsLoaded, o.recordsRejected, o.recordsFiltered, o.errorRate,
+          o.durationSeconds, o.summaryJson, o.runId]
+      ).pipe(Effect.asVoid, Effect.mapError(warehouseError("finish run"))),
+    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
+    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
+    stageSales: stage("stage sales", "etl_stage_sales", SALE_COLUMNS, "transaction_id", ["location"]),
+    recordRejects,
+    mergeCustomers: mergeDimension("customers", "customer_dim", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
+    mergeProducts: mergeDimension("products", "product_dim", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
+    mergeSales,
+    productCosts: exec(`SELECT product_id, CAST(cost AS ${d.types.text}) AS cost FROM product_dim`).pipe(
+      Effect.map((rows) => new Map(rows.map((r) => {
+        const row = r as { product_id: string; cost: string | null }
+        return [row.product_id, row.cost] as const
+      }))),
+      Effect.mapError(warehouseError("read product costs"))
+    ),
+    openRejects: (source, category) =>
+      readRejects(`SELECT * FROM etl_rejects WHERE source = ? AND category = ? AND resolved_run IS NULL ORDER BY reject_id`, [source, category]),
+    rejectsSeenIn: (runId) =>
+      readRejects(`SELECT * FROM etl_rejects WHERE last_seen_run = ? AND resolved_run IS NULL ORDER BY reject_id`, [runId]),
+    highWaterMark: single(`SELECT value FROM etl_state WHERE key = 'high_water_mark'`, "read high-water mark"),
+    lastSuccessfulRun: single(
+      `SELECT CAST(finished_at AS ${d.types.text}) AS value FROM etl_run_history WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1`,
+      "read run history"
+    ),
+    recordLineage: (rows) =>
+      Effect.forEach(rows, (l) =>
+        exec(
+          `INSERT INTO etl_lineage (run_id, source, target, records_in, records_out, records_rejected, started_at, finished_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          [l.runId, l.source, l.target, l.recordsIn, l.recordsOut, l.recordsRejected, l.startedAt, l.finishedAt]
+        ), { discard: true }).pipe(sql.withTransaction, Effect.mapError(warehouseError("record lineage"))),
+    validate: (rate) =>
+      Effect.forEach(checks, ([check, text]) =>
+        count(text, Array.from(text.matchAll(/\?/g), () => rate)).pipe(
+          Effect.map((n) => ({ check, passed: n === 0, detail: n === 0 ? "ok" : `${n} row(s) fail` }))
+        )).pipe(Effect.mapError(warehouseError("validate"))),
+    clearStaging: (runId) =>
+      Effect.forEach(
+        ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"],
+        (t) => exec(`DELETE FROM ${t} WHERE run_id = ?`, [runId]),
+        { discard: true }
+      ).pipe(Effect.mapError(warehouseError("clear staging"))),
+    rollbackAfter: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+      effect.pipe(
+        Effect.flatMap((value) => Effect.fail(new DryRunRollback({ value }))),
+        sql.withTransaction,
+        Effect.catchAll((e): Effect.Effect<A, E | WarehouseError> =>
+          e instanceof DryRunRollback
+            ? Effect.succeed(e.value as A)
+            : (e as { _tag?: string })._tag === "SqlError"
+            ? Effect.fail(warehouseError("dry run")(e as SqlError.SqlError))
+            : Effect.fail(e as E))
+      ),
+    tableCounts: Effect.gen(function* () {
+      const out: Record<string, number> = {}
+      for (const t of ["customer_dim", "product_dim", "sales_fact", "etl_rejects", "etl_run_history", "etl_lineage"]) {
+        out[t] = yield* count(`SELECT count(*) AS n FROM ${t}`)
+      }
+      return out
+    }).pipe(Effect.mapError(warehouseError("count tables")))
+  }
+  return service
+})
+
+/** The Warehouse over the SqlClient in context, in dialect `d`. */
+export const layer = (d: Dialect) => Layer.effect(Warehouse, make(d))
