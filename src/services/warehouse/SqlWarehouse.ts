@@ -260,10 +260,18 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     kind: d.kind,
     migrate,
     beginRun: (run) =>
-      exec(
-        `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ?, 'running', ?, ?)`,
-        [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
-      ).pipe(Effect.asVoid, Effect.mapError(warehouseError("begin run"))),
+      Effect.gen(function* () {
+        // A run killed mid-way left its staged rows and a 'running' row: clear the one, close the other.
+        for (const t of ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"]) {
+          yield* exec(`DELETE FROM ${t} WHERE run_id <> ?`, [run.runId])
+        }
+        yield* exec(`DELETE FROM etl_dirty_customers`)
+        yield* exec(`UPDATE etl_run_history SET status = 'interrupted' WHERE status = 'running'`)
+        yield* exec(
+          `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+          [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
+        )
+      }).pipe(sql.withTransaction, Effect.mapError(warehouseError("begin run"))),
     finishRun: (o) =>
       exec(
         `UPDATE etl_run_history SET finished_at = ?, status = ?, records_read = ?, records_loaded = ?, records_rejected = ?,
