@@ -11,6 +11,7 @@ import { runPipeline } from "./programs/Pipeline.js"
 import { seedSourceDatabase } from "./programs/SeedSource.js"
 import { parseIsoDay } from "./rules/Dates.js"
 import { describeConfigError, parseDatabaseUrl } from "./services/AppConfig.js"
+import { RejectCategory } from "./schema/Reject.js"
 import { Warehouse } from "./services/Warehouse.js"
 
 /** Ends the command with this exit code; its message has already been printed. */
@@ -126,9 +127,53 @@ const generateCommand = Command.make(
     }).pipe(Effect.catchTag("OutputError", (e) => explain(e)))
 ).pipe(Command.withDescription("Write a deterministic synthetic data set (with a few percent of dirty rows)"))
 
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
+}
+
+const rejectsCommand = Command.make(
+  "rejects",
+  {
+    env,
+    source: Options.choice("source", ["customers", "products", "sales"]).pipe(Options.optional, Options.withDescription("Only this source")),
+    category: Options.choice("category", RejectCategory.literals).pipe(Options.optional, Options.withDescription("Only this category")),
+    limit: Options.integer("limit").pipe(Options.withDefault(50), Options.withDescription("How many records to list")),
+    requeue: Options.boolean("requeue").pipe(Options.withDescription("Mark the category's open rejects for the next run to retry"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* warehouse.migrate
+      const source = Option.getOrUndefined(o.source)
+      const category = Option.getOrUndefined(o.category)
+      if (o.requeue) {
+        if (category === undefined) return yield* usageError("--requeue needs --category (and optionally --source)")
+        const n = yield* warehouse.requeue(category, source)
+        yield* Console.log(`Re-queued ${n} open ${category} reject(s)${source === undefined ? "" : ` of ${source}`}; the next etl run retries them.`)
+        return
+      }
+      if (source === undefined && category === undefined) {
+        const groups = yield* warehouse.rejectSummary
+        if (groups.length === 0) return yield* Console.log("No open rejects.")
+        yield* Console.log(table([
+          ["source", "category", "open", "requeued", "e.g."],
+          ...groups.map((g) => [g.source, g.category, String(g.count), String(g.requeued), g.topReason.slice(0, 70)])
+        ]))
+        return
+      }
+      const rejects = yield* warehouse.listRejects({ source, category, limit: o.limit })
+      if (rejects.length === 0) return yield* Console.log("No open rejects match.")
+      yield* Console.log(table([
+        ["source", "key", "category", "attempts", "reason", "location"],
+        ...rejects.map((r) => [r.source, r.recordKey ?? "-", r.category, String(r.attempts), r.reason, r.location ?? "-"])
+      ]))
+    }).pipe(withEnvironment(o.env))
+).pipe(Command.withDescription("List open rejects by category, or re-queue a category for the next run"))
+
 export const etl = Command.make("etl").pipe(
   Command.withDescription("ETL of customers, products and sales into a star schema"),
-  Command.withSubcommands([run, migrate, generateCommand])
+  Command.withSubcommands([run, migrate, rejectsCommand, generateCommand])
 )
 
 export const cli = (version: string) => Command.run(etl, { name: "etl", version })

@@ -4,8 +4,12 @@
  */
 import { Effect, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
-import type { DateWindow, RawSale } from "../rules/Sales.js"
+import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
+import { enrichProduct } from "../rules/Products.js"
+import type { DateWindow } from "../rules/Sales.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
+import type { CustomerRow, ProductRow } from "../schema/Records.js"
+import { isRefusal, Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { retryTransient } from "../services/Resilience.js"
@@ -29,10 +33,10 @@ export const loadCustomers = (run: RunContext) =>
     const metrics = yield* Metrics
     const path = config.files.customersFile
     yield* metrics.source("customers", path)
-    yield* extractCustomers(path).pipe(
-      Stream.mapChunks(transformCustomers(path)),
-      loadOutcomes(run.runId, { source: "customers", key: (r) => r.customer_id, stage: warehouse.stageCustomers })
-    )
+    const stage = loadOutcomes<CustomerRow>(run.runId, { source: "customers", key: (r) => r.customer_id, stage: warehouse.stageCustomers })
+    // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
+    yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
+    yield* extractCustomers(path).pipe(Stream.mapChunks(transformCustomers(path)), stage)
     const counts = yield* retryTransient(config.processing, "merging customers")(warehouse.mergeCustomers(run.runId, run.now))
     yield* metrics.changes("customer_dim", { ...counts })
     return counts
@@ -46,26 +50,64 @@ export const loadProducts = (run: RunContext) =>
     const path = config.files.productsFile
     yield* metrics.source("products", path)
     const document = yield* extractProducts(path)
-    yield* document.products.pipe(
-      Stream.mapChunks(transformProducts(path)),
-      loadOutcomes(run.runId, { source: "products", key: (r) => r.product_id, stage: warehouse.stageProducts })
-    )
+    const stage = loadOutcomes<ProductRow>(run.runId, { source: "products", key: (r) => r.product_id, stage: warehouse.stageProducts })
+    yield* retried("products", (payload, location) => transformProductPayload(payload, location)).pipe(stage)
+    yield* document.products.pipe(Stream.mapChunks(transformProducts(path)), stage)
     const counts = yield* retryTransient(config.processing, "merging products")(warehouse.mergeProducts(run.runId, run.now))
     yield* metrics.changes("product_dim", { ...counts })
     return { counts, metadata: document.metadata }
   })
 
-const rawSaleFromPayload = (payload: string): RawSale => {
-  let parsed: Record<string, unknown> = {}
-  try {
-    const p = JSON.parse(payload) as unknown
-    if (typeof p === "object" && p !== null) parsed = p as Record<string, unknown>
-  } catch {
-    // An unreadable payload fails the rules below with a reason, like any bad record.
+/** A stored payload by lower-cased field name (a CSV header may have been `Transaction_ID`). */
+const payloadFields = (payload: unknown): Record<string, unknown> => {
+  const out: Record<string, unknown> = {}
+  if (typeof payload === "object" && payload !== null) {
+    for (const [k, v] of Object.entries(payload)) out[k.trim().toLowerCase()] = v
   }
-  const out: Record<string, string> = {}
-  for (const c of SALE_COLUMNS) out[c] = parsed[c] === null || parsed[c] === undefined ? "" : String(parsed[c])
-  return out as unknown as RawSale
+  return out
+}
+
+const textFields = <K extends string>(payload: unknown, columns: ReadonlyArray<K>): Record<K, string> => {
+  const fields = payloadFields(payload)
+  const out = {} as Record<K, string>
+  for (const c of columns) out[c] = fields[c] === null || fields[c] === undefined ? "" : String(fields[c])
+  return out
+}
+
+const parsePayload = (payload: string): unknown => {
+  try {
+    return JSON.parse(payload)
+  } catch {
+    // An unreadable payload fails the rules with a reason, like any bad record.
+    return {}
+  }
+}
+
+/**
+ * The rejects a run retries for `source` (referential ones, and those re-queued
+ * with `etl rejects --requeue`), through the same rules as fresh input.
+ */
+const retried = <A>(source: "customers" | "products" | "sales", transform: (payload: unknown, location: string) => Outcome<A>) =>
+  Stream.unwrap(
+    Effect.gen(function* () {
+      const open = yield* Effect.flatMap(Warehouse, (w) => w.rejectsToRetry(source))
+      if (open.length > 0) yield* Effect.logInfo(`retrying ${open.length} ${source} record(s) from the dead-letter store`)
+      return Stream.fromIterable(open).pipe(Stream.map((r) => transform(parsePayload(r.payload), r.location ?? "etl_rejects")))
+    })
+  )
+
+const transformCustomerPayload = (payload: unknown, location: string): Outcome<CustomerRow> => {
+  const result = standardizeCustomer(textFields(payload, CUSTOMER_COLUMNS))
+  if (!isRefusal(result)) return result
+  const key = textFields(payload, ["customer_id"]).customer_id.trim()
+  return new Reject({ source: "customers", record_key: key === "" ? null : key, category: result.category, reason: result.reason, location, payload: payloadFields(payload) })
+}
+
+const transformProductPayload = (payload: unknown, location: string): Outcome<ProductRow> => {
+  const result = enrichProduct(payload)
+  if (!isRefusal(result)) return result
+  const key = textFields(payload, ["product_id"]).product_id.trim()
+  return new Reject({ source: "products", record_key: key === "" ? null : key, category: result.category, reason: result.reason, location, payload: payloadFields(payload) })
 }
 
 export const loadSales = (run: RunContext) =>
@@ -87,14 +129,9 @@ export const loadSales = (run: RunContext) =>
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
     // They are staged first, so a newer copy of the same transaction in this run's input wins.
-    const open = yield* warehouse.openRejects("sales", "referential")
-    if (open.length > 0) yield* Effect.logInfo(`retrying ${open.length} sale(s) quarantined for a missing customer or product`)
     const retryPricing = { ...pricing, window: { from: null, to: null } }
-    yield* Stream.fromIterable(open).pipe(
-      Stream.map((r): Outcome<StagedSale> =>
-        transformSale(rawSaleFromPayload(r.payload), retryPricing, r.location ?? "etl_rejects", () => JSON.parse(r.payload))),
-      stageSales
-    )
+    yield* retried("sales", (payload, location) =>
+      transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stageSales)
 
     yield* Option.match(config.files.sourceDatabase, {
       onNone: () => extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing))),

@@ -77,6 +77,14 @@ export interface OpenReject {
   readonly attempts: number
 }
 
+export interface RejectGroup {
+  readonly source: Source
+  readonly category: RejectCategory
+  readonly count: number
+  readonly requeued: number
+  readonly topReason: string
+}
+
 export interface ValidationFinding {
   readonly check: string
   readonly passed: boolean
@@ -100,7 +108,13 @@ export interface WarehouseService {
   readonly mergeSales: (runId: string, now: string, moveMark: boolean) => Effect.Effect<SalesMerge, WarehouseError>
   /** Every product's cost as exact decimal text (null when it has none). */
   readonly productCosts: Effect.Effect<ReadonlyMap<string, string | null>, WarehouseError>
-  readonly openRejects: (source: Source, category: RejectCategory) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  /** The open rejects a run retries for `source`: `referential` ones (sales) and those re-queued by a user. */
+  readonly rejectsToRetry: (source: Source) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  /** Open rejects per source and category, with their most common reason. */
+  readonly rejectSummary: Effect.Effect<ReadonlyArray<RejectGroup>, WarehouseError>
+  readonly listRejects: (filter: { readonly source?: Source | undefined; readonly category?: RejectCategory | undefined; readonly limit: number }) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  /** Marks the open rejects of a category (and source) for the next run to retry; returns how many. */
+  readonly requeue: (category: RejectCategory, source?: Source) => Effect.Effect<number, WarehouseError>
   readonly rejectsSeenIn: (runId: string) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
   readonly highWaterMark: Effect.Effect<Option.Option<string>, WarehouseError>
   readonly lastSuccessfulRun: Effect.Effect<Option.Option<string>, WarehouseError>

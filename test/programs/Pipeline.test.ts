@@ -4,6 +4,7 @@ import { Effect, Option } from "effect"
 import { existsSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { runPipeline, type RunOptions } from "../../src/programs/Pipeline.js"
+import { Warehouse } from "../../src/services/Warehouse.js"
 import { backends, rows } from "../support/Backends.js"
 import { CUSTOMER_HEADER, inputs, product, products, rewrite, SALES_HEADER } from "../support/Fixtures.js"
 
@@ -125,6 +126,18 @@ describe("across runs", () => {
         expect(yield* rows(`SELECT customer_id, email FROM customer_dim WHERE updated_date IS NOT NULL`)).toEqual([
           { customer_id: "C1", email: "ann.lee@example.com" }
         ])
+      }))
+
+    it.effect("retries a re-queued category on the next run", () =>
+      Effect.gen(function* () {
+        rewrite(fixture.dir, "sales_transactions.csv", `${SALES_HEADER}\nT50,C1,P1,0,10,0,2024-03-20,R1,completed\n`)
+        yield* runPipeline(options({ date: Option.some("2024-03-20") }))
+        const warehouse = yield* Warehouse
+        expect(yield* warehouse.requeue("validation", "sales")).toBe(1)
+        rewrite(fixture.dir, "sales_transactions.csv", `${SALES_HEADER}\n`)
+        const summary = yield* runPipeline(options())
+        expect(summary.sources.sales).toMatchObject({ read: 1, rejected: 1 })
+        expect(yield* rows(`SELECT attempts, retry_requested FROM etl_rejects WHERE record_key = 'T50'`)).toEqual([{ attempts: 2, retry_requested: 0 }])
       }))
 
     it.effect("keeps loading the others when one source is broken, and ends partial", () =>

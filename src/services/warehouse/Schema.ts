@@ -143,3 +143,8 @@ export const schemaV1 = (d: Dialect): ReadonlyArray<string> => {
     `CREATE ${d.stagingTable} etl_dirty_customers (customer_id ${t.text} PRIMARY KEY)`
   ]
 }
+
+/** Migration 2: a reject can be re-queued by `etl rejects --requeue`; the next run retries it. */
+export const schemaV2 = (d: Dialect): ReadonlyArray<string> => [
+  `ALTER TABLE etl_rejects ADD COLUMN retry_requested ${d.types.integer} NOT NULL DEFAULT 0`
+]

@@ -11,7 +11,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1 } from "./Schema.js"
+import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2 } from "./Schema.js"
 
 const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -122,7 +122,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
          FROM etl_stage_sales s WHERE s.run_id = ? AND (${noCustomer} OR ${noProduct})
          ON CONFLICT (source, reject_key) DO UPDATE SET
            category = excluded.category, reason = excluded.reason, location = excluded.location,
-           payload = excluded.payload, resolved_run = NULL, attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
+           payload = excluded.payload, resolved_run = NULL, retry_requested = 0,
+           attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
         [runId, runId, runId]
       ))
       const referential = yield* step("unstage quarantined", changes(
@@ -201,7 +202,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           `INSERT INTO etl_rejects (${columns}) VALUES ${placeholders(10, byKey.size)}
            ON CONFLICT (source, reject_key) DO UPDATE SET
              category = excluded.category, reason = excluded.reason, location = excluded.location,
-             payload = excluded.payload, record_key = excluded.record_key, resolved_run = NULL,
+             payload = excluded.payload, record_key = excluded.record_key, resolved_run = NULL, retry_requested = 0,
              attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
           [...byKey.values()].flat()
         )
@@ -230,7 +231,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
 
   const migrate = Migrator.make({})({
     loader: Migrator.fromRecord({
-      "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true })
+      "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true }),
+      "0002_reject_requeue": Effect.forEach(schemaV2(d), (ddl) => exec(ddl), { discard: true })
     }),
     table: "etl_migrations"
   }).pipe(
@@ -293,8 +295,37 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       }))),
       Effect.mapError(warehouseError("read product costs"))
     ),
-    openRejects: (source, category) =>
-      readRejects(`SELECT * FROM etl_rejects WHERE source = ? AND category = ? AND resolved_run IS NULL ORDER BY reject_id`, [source, category]),
+    rejectsToRetry: (source) =>
+      readRejects(
+        `SELECT * FROM etl_rejects WHERE source = ? AND resolved_run IS NULL AND (category = 'referential' OR retry_requested = 1)
+         ORDER BY reject_id`,
+        [source]
+      ),
+    rejectSummary: exec(
+      `SELECT source, category, count(*) AS n, sum(retry_requested) AS requeued, min(reason) AS reason FROM etl_rejects
+       WHERE resolved_run IS NULL GROUP BY source, category ORDER BY source, count(*) DESC`
+    ).pipe(
+      Effect.map((rows) => rows.map((r) => {
+        const row = r as Record<string, unknown>
+        return {
+          source: row.source as OpenReject["source"], category: row.category as OpenReject["category"],
+          count: Number(row.n), requeued: Number(row.requeued ?? 0), topReason: String(row.reason)
+        }
+      })),
+      Effect.mapError(warehouseError("read rejects"))
+    ),
+    listRejects: ({ category, limit, source }) =>
+      readRejects(
+        `SELECT * FROM etl_rejects WHERE resolved_run IS NULL
+           AND (CAST(? AS ${d.types.text}) IS NULL OR source = ?) AND (CAST(? AS ${d.types.text}) IS NULL OR category = ?)
+         ORDER BY reject_id LIMIT ${Math.max(1, Math.floor(limit))}`,
+        [source ?? null, source ?? null, category ?? null, category ?? null]
+      ),
+    requeue: (category, source) =>
+      changes(
+        `UPDATE etl_rejects SET retry_requested = 1 WHERE resolved_run IS NULL AND category = ? AND (CAST(? AS ${d.types.text}) IS NULL OR source = ?)`,
+        [category, source ?? null, source ?? null]
+      ).pipe(Effect.mapError(warehouseError("requeue rejects"))),
     rejectsSeenIn: (runId) =>
       readRejects(`SELECT * FROM etl_rejects WHERE last_seen_run = ? AND resolved_run IS NULL ORDER BY reject_id`, [runId]),
     highWaterMark: single(`SELECT value FROM etl_state WHERE key = 'high_water_mark'`, "read high-water mark"),
