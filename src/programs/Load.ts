@@ -42,6 +42,33 @@ export const partition = <A extends object>(
   return { rows: [...rows.values()], rejects, filtered, accepted }
 }
 
+/**
+ * Stages `rows`; when the database refuses the batch for a reason retrying
+ * will not fix (a constraint), splits it in halves until the offending rows are
+ * alone, and returns them as `constraint` rejects with the database's message.
+ * The rest of the batch still loads.
+ */
+export const stageIsolating = <A extends object>(
+  rows: ReadonlyArray<A>,
+  stage: (rows: ReadonlyArray<A>) => Effect.Effect<void, WarehouseError>,
+  reject: (row: A, error: WarehouseError) => Reject
+): Effect.Effect<ReadonlyArray<Reject>, WarehouseError> =>
+  stage(rows).pipe(
+    Effect.as([] as ReadonlyArray<Reject>),
+    Effect.catchIf(
+      (e) => !e.transient,
+      (e) => {
+        if (rows.length === 1) return Effect.succeed([reject(rows[0]!, e)])
+        const middle = Math.ceil(rows.length / 2)
+        return Effect.zipWith(
+          stageIsolating(rows.slice(0, middle), stage, reject),
+          stageIsolating(rows.slice(middle), stage, reject),
+          (a, b) => [...a, ...b]
+        )
+      }
+    )
+  )
+
 export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget<A>) =>
   <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>) =>
     Effect.gen(function* () {
@@ -53,8 +80,21 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
         Stream.grouped(config.processing.batchSize),
         Stream.mapEffect((batch) =>
           Effect.gen(function* () {
-            const { accepted, filtered, rejects, rows } = partition(batch, target.key)
-            if (rows.length > 0) yield* retry(target.stage(runId, rows))
+            const { filtered, rejects, rows } = partition(batch, target.key)
+            const refused = rows.length === 0 ? [] : yield* stageIsolating(
+              rows,
+              (some) => retry(target.stage(runId, some)),
+              (row, error) => new Reject({
+                source: target.source,
+                record_key: target.key(row),
+                category: "constraint",
+                reason: `the warehouse refused the record: ${error.reason}`,
+                location: (row as { readonly location?: string | null }).location ?? null,
+                payload: { ...(row as Record<string, unknown>) }
+              })
+            )
+            rejects.push(...refused)
+            const accepted = batch.length - rejects.length - Object.values(filtered).reduce((a, b) => a + b, 0)
             if (rejects.length > 0) yield* retry(warehouse.recordRejects(runId, rejects))
             yield* metrics.read(target.source, batch.length)
             yield* metrics.loaded(target.source, accepted)

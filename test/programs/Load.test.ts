@@ -1,0 +1,79 @@
+/** Loading under failure: a refused row is isolated, a failed batch rolls back whole, transient errors are retried. */
+import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer, Option } from "effect"
+import { runPipeline } from "../../src/programs/Pipeline.js"
+import { WarehouseError } from "../../src/schema/Errors.js"
+import { Warehouse } from "../../src/services/Warehouse.js"
+import * as TestLayer from "../../src/layers/Test.js"
+import { CUSTOMER_HEADER, inputs, product, products, SALES_HEADER } from "../support/Fixtures.js"
+
+const fixture = inputs({
+  customers: `${CUSTOMER_HEADER}\n` + Array.from({ length: 9 }, (_, i) => `C${i},Ann,Lee,a${i}@example.com,5551234567,1 Main,Premium,2024-01-01`).join("\n") + "\n",
+  products: products([product("P1", 10, 4)]),
+  sales: `${SALES_HEADER}\n` + Array.from({ length: 9 }, (_, i) => `T${i},C${i},P1,1,10,0,2024-03-0${1 + i},R1,completed`).join("\n") + "\n"
+})
+const full = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
+
+/** The real warehouse, except that staging refuses customer C4 as a constraint would, and fails `transientFailures` times first. */
+const faulty = (transientFailures: number) =>
+  Layer.effect(
+    Warehouse,
+    Effect.gen(function* () {
+      const real = yield* Warehouse
+      let failures = 0
+      return {
+        ...real,
+        stageCustomers: (runId, rows) => Effect.suspend(() =>
+          failures++ < transientFailures
+            ? Effect.fail(new WarehouseError({ operation: "stage customers", reason: "database is locked", transient: true }))
+            : rows.some((r) => r.customer_id === "C4")
+            ? Effect.fail(new WarehouseError({ operation: "stage customers", reason: "CHECK constraint failed: C4", transient: false }))
+            : real.stageCustomers(runId, rows))
+      }
+    })
+  ).pipe(Layer.provideMerge(TestLayer.layer({ ...fixture.settings, BATCH_SIZE: "4", MAX_RETRIES: "2" })))
+
+describe("loading", () => {
+  it.effect("isolates the row the warehouse refuses and loads the rest of its batch", () =>
+    Effect.gen(function* () {
+      const summary = yield* runPipeline(full)
+      expect(summary.sources.customers).toMatchObject({ read: 9, loaded: 8, rejected: 1, rejectedBy: { constraint: 1 } })
+      expect(summary.changes.customer_dim).toMatchObject({ inserted: 8 })
+      const sql = yield* SqlClient.SqlClient
+      expect(yield* sql`SELECT record_key, category, reason FROM etl_rejects WHERE source = 'customers'`).toEqual([
+        { record_key: "C4", category: "constraint", reason: "the warehouse refused the record: CHECK constraint failed: C4" }
+      ])
+      // T4's customer never arrived: quarantined, not lost.
+      expect(summary.changes.sales_fact).toMatchObject({ inserted: 8, referential: 1 })
+    }).pipe(Effect.provide(faulty(0))))
+
+  // Live clock: these are about outcomes; the retry timings are tested with TestClock in Resilience.test.ts.
+  it.live("retries transient failures and then succeeds", () =>
+    Effect.gen(function* () {
+      const summary = yield* runPipeline(full)
+      expect(summary.sources.customers!.loaded).toBe(8)
+    }).pipe(Effect.provide(faulty(2))))
+
+  it.live("fails the run when transient failures outlast the retries, leaving the warehouse as before", () =>
+    Effect.gen(function* () {
+      const summary = yield* runPipeline(full)
+      expect(summary.status).toBe("failed")
+      expect(summary.failures.join()).toContain("database is locked")
+      const sql = yield* SqlClient.SqlClient
+      expect(yield* sql`SELECT count(*) AS n FROM customer_dim`).toEqual([{ n: 0 }])
+      expect(yield* sql`SELECT count(*) AS n FROM etl_stage_customers`).toEqual([{ n: 0 }])
+    }).pipe(Effect.provide(faulty(10))))
+
+  it.effect("rolls a failed batch back whole", () =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      const sql = yield* SqlClient.SqlClient
+      yield* warehouse.migrate
+      const row = { customer_id: "X1", first_name: null, last_name: null, name: null, email: null, email_valid: 0 as const, phone: null, address: null, base_segment: null, segment: "Basic", registration_date: null, quality_flags: null }
+      // The second row breaks NOT NULL on segment: the statement, and so the batch, fails.
+      const result = yield* Effect.either(warehouse.stageCustomers("r1", [row, { ...row, customer_id: "X2", segment: null as unknown as string }]))
+      expect(result._tag).toBe("Left")
+      expect(yield* sql`SELECT count(*) AS n FROM etl_stage_customers`).toEqual([{ n: 0 }])
+    }).pipe(Effect.provide(TestLayer.layer(fixture.settings))))
+})
