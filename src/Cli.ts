@@ -3,14 +3,16 @@
  * failure, 2 bad usage or configuration, 3 partial.
  */
 import { Command, Options } from "@effect/cli"
-import { Cause, ConfigError, Console, Data, Effect, Either, type Layer, Option } from "effect"
+import { NodeContext } from "@effect/platform-node"
+import { Cause, ConfigError, Console, Data, Effect, Either, Layer, Option } from "effect"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
 import { generate } from "./programs/Generate.js"
 import { runPipeline } from "./programs/Pipeline.js"
 import { seedSourceDatabase } from "./programs/SeedSource.js"
 import { parseIsoDay } from "./rules/Dates.js"
-import { describeConfigError, parseDatabaseUrl } from "./services/AppConfig.js"
+import { Alerts } from "./services/Alerts.js"
+import { AppConfig, describeConfigError, parseDatabaseUrl } from "./services/AppConfig.js"
 import { RejectCategory } from "./schema/Reject.js"
 import { Warehouse } from "./services/Warehouse.js"
 
@@ -34,6 +36,25 @@ const day = (name: string, description: string) =>
 const usageError = (message: string) =>
   Console.error(`etl: ${message}`).pipe(Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.usage }))))
 
+/**
+ * The warehouse could not be opened while the layers were being built, before
+ * the pipeline could alert: send the critical alert from here.
+ */
+const alertStartupFailure = (error: unknown) => {
+  const tag = (error as { _tag?: string })._tag
+  if (tag !== "WarehouseError" && tag !== "CircuitOpen") return Effect.void
+  const message = (error as { message: string }).message
+  return Effect.flatMap(Alerts, (alerts) =>
+    alerts.send({
+      key: "warehouse_unreachable", severity: "critical", title: "ETL Pipeline Failed - warehouse unreachable",
+      stage: "Connect", errorType: tag, message: `${message}. The run stopped before reading any source.`,
+      stackTrace: (error as { stack?: string }).stack
+    })).pipe(
+      Effect.provide(Alerts.Default.pipe(Layer.provide(AppConfig.Default), Layer.provide(NodeContext.layer))),
+      Effect.ignore
+    )
+}
+
 /** One readable line for an expected failure, and its exit code. */
 const explain = (error: unknown): Effect.Effect<never, ExitStatus> => {
   if (error instanceof ExitStatus) return Effect.fail(error)
@@ -54,7 +75,11 @@ export const withEnvironment = (envName: string) =>
   <A, E>(program: Effect.Effect<A, E, Layer.Layer.Success<typeof Main.layer>>) =>
     Effect.gen(function* () {
       const provider = yield* forEnvironment(envName)
-      return yield* program.pipe(Effect.provide(Main.layer), Effect.withConfigProvider(provider))
+      return yield* program.pipe(
+        Effect.provide(Main.layer),
+        Effect.tapError((e) => alertStartupFailure(e)),
+        Effect.withConfigProvider(provider)
+      )
     }).pipe(
       Effect.catchAllCause((cause): Effect.Effect<never, ExitStatus> => {
         const failure = Cause.failureOption(cause)

@@ -32,6 +32,9 @@ export { AppConfig, describeConfigError, parseDatabaseUrl } from "./services/App
 export { Warehouse, type WarehouseService, type ChangeCounts } from "./services/Warehouse.js"
 export { Metrics } from "./services/Metrics.js"
 export { transientRetry, retryTransient } from "./services/Resilience.js"
+/** Alerts (simulated email and Slack, throttled) and the circuit breaker. */
+export { Alerts, type Alert, type Severity } from "./services/Alerts.js"
+export { CircuitBreaker, CircuitOpen } from "./services/CircuitBreaker.js"
 /** Record shapes and typed errors. */
 export * from "./schema/Records.js"
 export { Reject, RejectCategory } from "./schema/Reject.js"

@@ -2,14 +2,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
 import { join } from "node:path"
-import { AppConfig, Metrics, runPipeline, SqliteWarehouse, TestLayer, Warehouse } from "../src/index.js"
+import { Alerts, AppConfig, CircuitBreaker, Metrics, runPipeline, SqliteWarehouse, TestLayer, Warehouse } from "../src/index.js"
 import { inputs } from "./support/Fixtures.js"
 import { NodeContext } from "@effect/platform-node"
 
 describe("embedding", () => {
   const { settings } = inputs({})
   // The app's own wiring: its configuration, an in-memory warehouse, its own metrics.
-  const appLayer = Layer.mergeAll(SqliteWarehouse.layerSqlite(":memory:"), Metrics.Default).pipe(
+  const appLayer = Layer.mergeAll(SqliteWarehouse.layerSqlite(":memory:"), Metrics.Default, CircuitBreaker.Default).pipe(
+    Layer.provideMerge(Alerts.Default),
     Layer.provideMerge(TestLayer.config({ ...settings, INPUT_DIR: join(import.meta.dirname, "../data/input"), BATCH_SIZE: "7" })),
     Layer.provideMerge(NodeContext.layer)
   )

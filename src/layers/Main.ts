@@ -4,12 +4,18 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Layer } from "effect"
+import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import * as Logging from "./Logging.js"
 import * as Warehouse from "./Warehouse.js"
 
-export const layer = Layer.mergeAll(Warehouse.layer, Metrics.Default, Logging.layer).pipe(
+export const layer = Layer.mergeAll(Warehouse.layer, Metrics.Default).pipe(
+  Layer.provideMerge(CircuitBreaker.Default),
+  Layer.provideMerge(Alerts.Default),
+  // Installed first, so that building the other layers (connecting, retrying) logs through it too.
+  Layer.provideMerge(Logging.layer),
   Layer.provideMerge(AppConfig.Default),
   Layer.provideMerge(NodeContext.layer)
 )

@@ -5,7 +5,9 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { ConfigProvider, Effect, Layer, Logger } from "effect"
+import { Alerts } from "../services/Alerts.js"
 import { AppConfig, appConfig } from "../services/AppConfig.js"
+import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
 
@@ -24,7 +26,8 @@ export const config = (settings: Readonly<Record<string, string>>) =>
 
 /** A whole run's services on an in-memory SQLite warehouse (or the SQLite file `filename`). */
 export const layer = (settings: Readonly<Record<string, string>>, filename = ":memory:") =>
-  Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Metrics.Default, Logger.remove(Logger.defaultLogger)).pipe(
+  Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Metrics.Default, Logger.remove(Logger.defaultLogger), CircuitBreaker.Default).pipe(
+    Layer.provideMerge(Alerts.Default),
     Layer.provideMerge(config(settings)),
     Layer.provideMerge(NodeContext.layer)
   )

@@ -4,6 +4,8 @@ import { Cause, Effect, Layer } from "effect"
 import { WarehouseError } from "../schema/Errors.js"
 import type { SqlClient } from "@effect/sql"
 import { AppConfig } from "../services/AppConfig.js"
+import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
+import { makeSqlClient } from "../services/SqlClients.js"
 import type { Warehouse } from "../services/Warehouse.js"
 import * as PgWarehouse from "../services/warehouse/PgWarehouse.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
@@ -29,13 +31,20 @@ const sqlite = (filename: string) =>
   ).pipe(Layer.catchAllCause(cannotOpen(`sqlite:${filename}`)))
 
 export const layer = Layer.unwrapEffect(
-  Effect.map(AppConfig, (config): Layer.Layer<Warehouse | SqlClient.SqlClient, WarehouseError, FileSystem.FileSystem> => {
+  Effect.map(AppConfig, (config): Layer.Layer<Warehouse | SqlClient.SqlClient, WarehouseError | CircuitOpen, FileSystem.FileSystem | CircuitBreaker> => {
     const db = config.database
     switch (db.kind) {
       case "sqlite":
         return sqlite(db.filename)
       case "postgres":
-        return PgWarehouse.layerPg(db.url).pipe(Layer.catchAllCause(cannotOpen(db.display)))
+        // Connecting is retried on the transient schedule, through the warehouse's circuit breaker.
+        return Layer.unwrapEffect(
+          Effect.flatMap(CircuitBreaker, (breaker) =>
+            breaker.resilient("warehouse", `connecting to ${db.display}`, Effect.scoped(makeSqlClient(db)).pipe(
+              Effect.mapError((e) => new WarehouseError({ operation: "connect", reason: `cannot open ${db.display}: ${e.message}`, transient: e.transient }))
+            )))
+            .pipe(Effect.as(PgWarehouse.layerPg(db.url).pipe(Layer.catchAllCause(cannotOpen(db.display)))))
+        )
       case "mssql":
         return Layer.fail(
           new WarehouseError({

@@ -10,7 +10,7 @@ import type { Source } from "../schema/Records.js"
 import { Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
-import { retryTransient } from "../services/Resilience.js"
+import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse } from "../services/Warehouse.js"
 import { isFiltered, type Outcome } from "./Transform.js"
 
@@ -48,17 +48,19 @@ export const partition = <A extends object>(
  * alone, and returns them as `constraint` rejects with the database's message.
  * The rest of the batch still loads.
  */
-export const stageIsolating = <A extends object>(
+export const stageIsolating = <A extends object, E extends { readonly transient: boolean; readonly message: string }>(
   rows: ReadonlyArray<A>,
-  stage: (rows: ReadonlyArray<A>) => Effect.Effect<void, WarehouseError>,
-  reject: (row: A, error: WarehouseError) => Reject
-): Effect.Effect<ReadonlyArray<Reject>, WarehouseError> =>
+  stage: (rows: ReadonlyArray<A>) => Effect.Effect<void, E>,
+  reject: (row: A, error: E) => Reject
+): Effect.Effect<ReadonlyArray<Reject>, E> =>
   stage(rows).pipe(
     Effect.as([] as ReadonlyArray<Reject>),
     Effect.catchIf(
       (e) => !e.transient,
       (e) => {
         if (rows.length === 1) return Effect.succeed([reject(rows[0]!, e)])
+        // A refusal of the whole dependency (an open breaker) is not about any row.
+        if ((e as { _tag?: string })._tag === "CircuitOpen") return Effect.fail(e)
         const middle = Math.ceil(rows.length / 2)
         return Effect.zipWith(
           stageIsolating(rows.slice(0, middle), stage, reject),
@@ -75,7 +77,9 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
       const config = yield* AppConfig
       const warehouse = yield* Warehouse
       const metrics = yield* Metrics
-      const retry = retryTransient(config.processing, `loading a ${target.source} batch`)
+      const breaker = yield* CircuitBreaker
+      const retry = <X, E extends { readonly transient: boolean; readonly message: string }>(effect: Effect.Effect<X, E>) =>
+        breaker.resilient("warehouse", `loading a ${target.source} batch`, effect)
       yield* outcomes.pipe(
         Stream.grouped(config.processing.batchSize),
         Stream.mapEffect((batch) =>
@@ -88,7 +92,7 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
                 source: target.source,
                 record_key: target.key(row),
                 category: "constraint",
-                reason: `the warehouse refused the record: ${error.reason}`,
+                reason: `the warehouse refused the record: ${(error as { reason?: string }).reason ?? error.message}`,
                 location: (row as { readonly location?: string | null }).location ?? null,
                 payload: { ...(row as Record<string, unknown>) }
               })

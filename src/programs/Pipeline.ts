@@ -8,7 +8,9 @@
  */
 import { Clock, DateTime, Effect, Option, Random } from "effect"
 import type { SourceError, WarehouseError } from "../schema/Errors.js"
+import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
+import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
@@ -29,7 +31,7 @@ const newRunId = Effect.gen(function* () {
 })
 
 /** A source's branch: its SourceError becomes a recorded failure instead of ending the run. */
-const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, SourceError | WarehouseError, R>) =>
+const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, SourceError | WarehouseError | CircuitOpen, R>) =>
   Effect.flatMap(Metrics, (metrics) =>
     branch.pipe(
       Effect.map(Option.some),
@@ -40,6 +42,51 @@ const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, So
         ))
     ))
 
+/** The run's alerts: a failed source names itself, a warehouse failure is critical, a clean run says so. */
+const notify = (s: RunSummary, error: { readonly _tag: string; readonly stack?: string | undefined } | undefined) =>
+  Effect.gen(function* () {
+    if (s.dry_run) return
+    const alerts = yield* Alerts
+    const last = yield* Effect.flatMap(Warehouse, (w) => w.lastSuccessfulRun).pipe(
+      Effect.map(Option.getOrNull),
+      Effect.orElseSucceed(() => null)
+    )
+    const base = {
+      runId: s.run_id,
+      recordsTotal: s.records.read,
+      recordsAffected: s.records.rejected,
+      secondsBeforeFailure: s.duration_seconds,
+      recordsPerSecond: s.throughput_rows_per_second
+    }
+    for (const [source, c] of Object.entries(s.sources)) {
+      if (c.status !== "failed") continue
+      yield* alerts.send({
+        ...base, key: `source_failed_${source}`, severity: "error", title: `ETL Pipeline Partial - ${source} source failed`,
+        stage: `Extract ${source}`, errorType: "SourceError",
+        message: `${c.error}. The other sources were loaded; the run ended ${s.status}.`
+      }, last)
+    }
+    const checks = s.validation.filter((v) => !v.passed)
+    if (checks.length > 0) {
+      yield* alerts.send({
+        ...base, key: "validation_failed", severity: "critical", title: "ETL Pipeline Failed - post-load validation",
+        stage: "Validate", errorType: "ValidationError", message: checks.map((v) => `${v.check}: ${v.detail}`).join("; ")
+      }, last)
+    }
+    if (error !== undefined) {
+      yield* alerts.send({
+        ...base, key: "warehouse_failed", severity: "critical", title: "ETL Pipeline Failed - warehouse error",
+        stage: "Load", errorType: error._tag, message: s.failures.join("; "), stackTrace: error.stack
+      }, last)
+    }
+    if (s.status === "success") {
+      yield* alerts.send({
+        ...base, key: "run_success", severity: "info", title: "ETL Pipeline Succeeded", stage: "Report", errorType: "none",
+        message: `${s.records.read} records read: ${s.records.loaded} loaded, ${s.records.rejected} rejected, ${s.records.filtered} filtered.`
+      }, last)
+    }
+  })
+
 export const runPipeline = (options: RunOptions) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
@@ -49,7 +96,21 @@ export const runPipeline = (options: RunOptions) =>
     const startedMs = yield* Clock.currentTimeMillis
     const { now, runId } = yield* newRunId
 
-    yield* metrics.stage("migrate")(warehouse.migrate)
+    const breaker = yield* CircuitBreaker
+    const alerts = yield* Alerts
+    const migrated = yield* metrics.stage("migrate")(breaker.resilient("warehouse", "migrating the warehouse", warehouse.migrate)).pipe(
+      Effect.either
+    )
+    if (migrated._tag === "Left") {
+      const e = migrated.left
+      const sentence = `The warehouse (${config.database.display}) could not be reached: ${e.message}. The run stops before reading any source.`
+      yield* Effect.logFatal(sentence)
+      yield* alerts.send({
+        key: "warehouse_unreachable", severity: "critical", title: "ETL Pipeline Failed - warehouse unreachable",
+        stage: "Migrate", errorType: e._tag, message: sentence, stackTrace: e.stack
+      })
+      return yield* Effect.fail(e)
+    }
     const resolved = yield* resolveWindow(options, config.processing.lookbackDays)
     const run: RunContext = { runId, now, window: resolved.window, moveMark: resolved.moveMark }
     yield* Effect.logInfo(
@@ -79,10 +140,16 @@ export const runPipeline = (options: RunOptions) =>
 
     const outcome = yield* (options.dryRun ? warehouse.rollbackAfter(body) : body).pipe(
       Effect.map((r) => ({ ...r, failure: null as string | null })),
-      Effect.catchTag("WarehouseError", (e) =>
-        Effect.logFatal(`the warehouse failed, the run stops: ${e.message}`).pipe(
-          Effect.as({ validation: [] as ReadonlyArray<ValidationFinding>, productsMetadata: null, failure: e.message })
-        ))
+      Effect.catchTags({
+        WarehouseError: (e) => Effect.succeed({ e, message: e.message }),
+        CircuitOpen: (e) => Effect.succeed({ e, message: e.message })
+      }),
+      Effect.flatMap((r) => {
+        if (!("e" in r)) return Effect.succeed(r)
+        return Effect.logFatal(`the warehouse failed, the run stops: ${r.message}`).pipe(
+          Effect.as({ validation: [] as ReadonlyArray<ValidationFinding>, productsMetadata: null, failure: r.message, error: r.e })
+        )
+      })
     )
     if (!options.dryRun) yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
 
@@ -163,6 +230,7 @@ export const runPipeline = (options: RunOptions) =>
         durationSeconds: seconds, summaryJson: JSON.stringify(summary)
       }).pipe(Effect.catchAll((e) => Effect.logError(`could not record the run in etl_run_history: ${e.message}`)))
     }
+    yield* notify(summary, (outcome as { error?: { _tag: string; stack?: string | undefined } }).error)
     yield* printSummary(summary)
     return summary
   }).pipe(Effect.withSpan("pipeline"))

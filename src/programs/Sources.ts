@@ -12,7 +12,7 @@ import type { CustomerRow, ProductRow } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
-import { retryTransient } from "../services/Resilience.js"
+import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse, type StagedSale } from "../services/Warehouse.js"
 import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
 import { loadOutcomes } from "./Load.js"
@@ -37,7 +37,7 @@ export const loadCustomers = (run: RunContext) =>
     // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
     yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
     yield* extractCustomers(path).pipe(Stream.mapChunks(transformCustomers(path)), stage)
-    const counts = yield* retryTransient(config.processing, "merging customers")(warehouse.mergeCustomers(run.runId, run.now))
+    const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
     yield* metrics.changes("customer_dim", { ...counts })
     return counts
   })
@@ -53,7 +53,7 @@ export const loadProducts = (run: RunContext) =>
     const stage = loadOutcomes<ProductRow>(run.runId, { source: "products", key: (r) => r.product_id, stage: warehouse.stageProducts })
     yield* retried("products", (payload, location) => transformProductPayload(payload, location)).pipe(stage)
     yield* document.products.pipe(Stream.mapChunks(transformProducts(path)), stage)
-    const counts = yield* retryTransient(config.processing, "merging products")(warehouse.mergeProducts(run.runId, run.now))
+    const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging products", warehouse.mergeProducts(run.runId, run.now))
     yield* metrics.changes("product_dim", { ...counts })
     return { counts, metadata: document.metadata }
   })
@@ -142,7 +142,7 @@ export const loadSales = (run: RunContext) =>
         )
       }
     }).pipe(stageSales)
-    const merge = yield* retryTransient(config.processing, "merging sales")(warehouse.mergeSales(run.runId, run.now, run.moveMark))
+    const merge = yield* (yield* CircuitBreaker).resilient("warehouse", "merging sales", warehouse.mergeSales(run.runId, run.now, run.moveMark))
     if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
     yield* metrics.changes("sales_fact", { ...merge })
     return merge

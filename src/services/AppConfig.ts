@@ -161,7 +161,8 @@ export const appConfig = Effect.gen(function* () {
       emailFrom: yield* text("ALERT_EMAIL_FROM", "etl-alerts@company.com"),
       emailTo: yield* text("ALERT_EMAIL_TO", "data-team@company.com, on-call@company.com"),
       slackWebhookUrl: yield* optionalSecret("SLACK_WEBHOOK_URL"),
-      slackChannel: yield* text("SLACK_CHANNEL", "#data-alerts")
+      slackChannel: yield* text("SLACK_CHANNEL", "#data-alerts"),
+      slackWarningChannel: yield* text("SLACK_WARNING_CHANNEL", "#data-quality")
     },
     processing: {
       batchSize: yield* integer("BATCH_SIZE", 5000, 1),

@@ -7,6 +7,8 @@ import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { Effect, Layer, Logger, Redacted } from "effect"
 import * as TestLayer from "../../src/layers/Test.js"
+import { Alerts } from "../../src/services/Alerts.js"
+import { CircuitBreaker } from "../../src/services/CircuitBreaker.js"
 import { Metrics } from "../../src/services/Metrics.js"
 import * as PgWarehouse from "../../src/services/warehouse/PgWarehouse.js"
 import { freshDatabase, skipReason } from "./Postgres.js"
@@ -16,7 +18,8 @@ const pgLayer = (settings: Readonly<Record<string, string>>) =>
     Effect.map(
       Effect.acquireRelease(Effect.promise(() => freshDatabase("etl_wh")), (db) => Effect.promise(() => db.drop())),
       (db) =>
-        Layer.mergeAll(PgWarehouse.layerPg(Redacted.make(db.url)), Metrics.Default, Logger.remove(Logger.defaultLogger)).pipe(
+        Layer.mergeAll(PgWarehouse.layerPg(Redacted.make(db.url)), Metrics.Default, Logger.remove(Logger.defaultLogger), CircuitBreaker.Default).pipe(
+          Layer.provideMerge(Alerts.Default),
           Layer.provideMerge(TestLayer.config({ ...settings, DATABASE_URL: db.url })),
           Layer.provideMerge(NodeContext.layer)
         )

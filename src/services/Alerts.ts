@@ -1,0 +1,88 @@
+/**
+ * simulate_email_alert, simulate_slack_notification and AlertThrottler.
+ * Critical and error alerts go to email and Slack, warnings and successes to
+ * Slack only. One throttle window per alert key, its state kept in
+ * `ALERTS_DIR/throttle_state.json` so that a cron-started process remembers
+ * the last one; every send-or-throttle decision goes to
+ * `throttling_decisions.log`. Writing an alert can fail (a read-only folder):
+ * that is logged, never a reason to fail the run.
+ */
+import { FileSystem } from "@effect/platform"
+import { Clock, Effect } from "effect"
+import { hostname } from "node:os"
+import { memoryUsage, pid } from "node:process"
+import { AppConfig } from "./AppConfig.js"
+import { formatEmail, formatSlack, type Alert, type AlertContext } from "./AlertFormats.js"
+
+export type { Alert, Severity } from "./AlertFormats.js"
+
+const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19)
+
+export type Decision = "sent" | "throttled"
+
+export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
+  effect: Effect.gen(function* () {
+    const config = yield* AppConfig
+    const fs = yield* FileSystem.FileSystem
+    const dir = config.alerts.alertsDir.replace(/\/+$/, "")
+    const windowMs = config.alerts.throttleMinutes * 60_000
+    const statePath = `${dir}/throttle_state.json`
+
+    const append = (file: string, text: string) =>
+      fs.makeDirectory(dir, { recursive: true }).pipe(Effect.zipRight(fs.writeFileString(`${dir}/${file}`, text, { flag: "a" })))
+
+    const readState = fs.readFileString(statePath).pipe(
+      Effect.map((text) => JSON.parse(text) as Record<string, number>),
+      Effect.orElseSucceed(() => ({}) as Record<string, number>)
+    )
+
+    /** should_send_alert + log_alert_decision: one window per key, kept across runs. */
+    const decide = (key: string, now: number) =>
+      Effect.gen(function* () {
+        const state = yield* readState
+        const last = state[key]
+        const throttled = last !== undefined && now - last < windowMs
+        const reason = last === undefined
+          ? "first alert of this key"
+          : throttled
+          ? `last sent ${((now - last) / 60_000).toFixed(1)} min ago, inside the ${config.alerts.throttleMinutes} min window`
+          : `last sent ${((now - last) / 60_000).toFixed(1)} min ago, outside the ${config.alerts.throttleMinutes} min window`
+        if (!throttled) {
+          state[key] = now
+          yield* fs.makeDirectory(dir, { recursive: true })
+          yield* fs.writeFileString(statePath, JSON.stringify(state, null, 2) + "\n")
+        }
+        const decision: Decision = throttled ? "throttled" : "sent"
+        yield* append("throttling_decisions.log", `${stamp(now)} | ${decision.toUpperCase().padEnd(9)} | ${key} | ${reason}\n`)
+        return decision
+      })
+
+    const send = Effect.fn("Alerts.send")(function* (alert: Alert, lastSuccessfulRun: string | null = null) {
+      const now = yield* Clock.currentTimeMillis
+      const decision = yield* decide(alert.key, now)
+      if (decision === "throttled") {
+        yield* Effect.logInfo(`alert ${alert.key} throttled (sent within the last ${config.alerts.throttleMinutes} min)`)
+        return decision
+      }
+      const context: AlertContext = {
+        timestamp: stamp(now),
+        host: hostname(),
+        pid,
+        memoryMb: memoryUsage.rss() / 1024 / 1024,
+        lastSuccessfulRun,
+        logFile: `${config.logging.logDir}/etl.log`
+      }
+      if (alert.severity === "critical" || alert.severity === "error") {
+        yield* append("email_alerts.log", formatEmail(alert, context, config.alerts.emailTo, config.alerts.emailFrom))
+      }
+      const channel = alert.severity === "warning" || alert.severity === "info" ? config.alerts.slackWarningChannel : config.alerts.slackChannel
+      yield* append("slack_notifications.log", formatSlack(alert, context, channel))
+      yield* Effect.logInfo(`alert sent: ${alert.severity} ${alert.key} (${alert.title})`)
+      return decision
+    }, (effect, alert) =>
+      Effect.catchAll(effect, (e) =>
+        Effect.logError(`could not write alert ${alert.key} to ${dir}: ${e.message}`).pipe(Effect.as("throttled" as Decision))))
+
+    return { send }
+  })
+}) {}

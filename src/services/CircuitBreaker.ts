@@ -1,0 +1,133 @@
+/**
+ * A circuit breaker per dependency: closed; open after
+ * CIRCUIT_BREAKER_THRESHOLD consecutive transient failures; half-open after
+ * CIRCUIT_BREAKER_RESET_SECONDS, when one trial call may pass; closed again
+ * on a success. While open, calls fail at once with CircuitOpen. Every change
+ * of state is logged and alerted. Retries go through the breaker, so each
+ * attempt counts.
+ */
+import { FileSystem } from "@effect/platform"
+import { Clock, Effect, Schema } from "effect"
+import { Alerts } from "./Alerts.js"
+import { AppConfig } from "./AppConfig.js"
+import { transientRetry } from "./Resilience.js"
+
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+  dependency: Schema.String,
+  failures: Schema.Number,
+  lastError: Schema.String,
+  retryAfter: Schema.String
+}) {
+  /** Never retried: waiting is the breaker's job. */
+  readonly transient = false
+  override get message() {
+    return `the circuit breaker for ${this.dependency} is open after ${this.failures} consecutive failures (last: ${this.lastError}); calls fail fast until ${this.retryAfter}`
+  }
+}
+
+export type BreakerState = "closed" | "open" | "half-open"
+
+interface Circuit {
+  state: BreakerState
+  failures: number
+  openedAt: number
+  lastError: string
+}
+
+type Failure = { readonly transient: boolean; readonly message: string }
+
+export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/CircuitBreaker", {
+  effect: Effect.gen(function* () {
+    const { files, processing } = yield* AppConfig
+    const alerts = yield* Alerts
+    const fs = yield* FileSystem.FileSystem
+    // Kept across runs: a cron-started pipeline is a new process each time.
+    const statePath = `${files.outputDir.replace(/\/+$/, "")}/circuit_state.json`
+    const saved = yield* fs.readFileString(statePath).pipe(
+      Effect.map((t) => JSON.parse(t) as Record<string, Circuit>),
+      Effect.orElseSucceed(() => ({}) as Record<string, Circuit>)
+    )
+    const circuits = new Map<string, Circuit>(Object.entries(saved))
+    const save = Effect.suspend(() =>
+      fs.makeDirectory(files.outputDir, { recursive: true }).pipe(
+        Effect.zipRight(fs.writeFileString(statePath, JSON.stringify(Object.fromEntries(circuits), null, 2) + "\n"))
+      )
+    ).pipe(
+      Effect.catchAll((e) => Effect.logWarning(`cannot save the circuit breaker state to ${statePath}: ${e.message}`))
+    )
+    const resetMs = processing.circuitBreakerResetSeconds * 1000
+    const circuit = (name: string) => {
+      let c = circuits.get(name)
+      if (c === undefined) {
+        c = { state: "closed", failures: 0, openedAt: 0, lastError: "" }
+        circuits.set(name, c)
+      }
+      return c
+    }
+    const transition = (name: string, c: Circuit, to: BreakerState, why: string) =>
+      Effect.gen(function* () {
+        const from = c.state
+        c.state = to
+        yield* save
+        const text = `circuit breaker for ${name}: ${from} → ${to} (${why})`
+        yield* to === "open" ? Effect.logError(text) : Effect.logWarning(text)
+        yield* alerts.send({
+          key: `circuit_${to}_${name}`,
+          severity: to === "open" ? "critical" : "warning",
+          title: `Circuit breaker ${to.toUpperCase()} - ${name}`,
+          stage: name,
+          errorType: "CircuitBreaker",
+          message: text
+        })
+      })
+
+    /** Runs `effect` through the breaker of `dependency`. */
+    const protect = <A, E extends Failure, R>(dependency: string, effect: Effect.Effect<A, E, R>) =>
+      Effect.gen(function* () {
+        const c = circuit(dependency)
+        const now = yield* Clock.currentTimeMillis
+        if (c.state === "open") {
+          if (now - c.openedAt < resetMs) {
+            return yield* new CircuitOpen({
+              dependency, failures: c.failures, lastError: c.lastError,
+              retryAfter: new Date(c.openedAt + resetMs).toISOString()
+            })
+          }
+          yield* transition(dependency, c, "half-open", `${processing.circuitBreakerResetSeconds} s passed; one trial call`)
+        }
+        return yield* effect.pipe(
+          Effect.tap(() =>
+            c.state === "closed" && c.failures === 0 ? Effect.void : Effect.suspend(() => {
+              c.failures = 0
+              return c.state === "closed" ? save : transition(dependency, c, "closed", "the trial call succeeded")
+            })),
+          Effect.tapError((e) =>
+            !e.transient ? Effect.void : Effect.gen(function* () {
+              c.failures++
+              c.lastError = e.message
+              if (c.state === "half-open" || (c.state === "closed" && c.failures >= processing.circuitBreakerThreshold)) {
+                c.openedAt = yield* Clock.currentTimeMillis
+                yield* transition(dependency, c, "open", `${c.failures} consecutive failures, last: ${e.message}`)
+              } else yield* save
+            }))
+        )
+      })
+
+    /**
+     * retry_with_backoff through the breaker: transient failures are retried on
+     * the configured schedule until they stop, the retries run out, or the
+     * breaker opens.
+     */
+    const resilient = <A, E extends Failure, R>(dependency: string, what: string, effect: Effect.Effect<A, E, R>) =>
+      protect(dependency, effect).pipe(
+        Effect.tapError((e) => (e.transient ? Effect.logWarning(`${what} failed, will retry: ${e.message}`) : Effect.void)),
+        Effect.retry({ schedule: transientRetry(processing), while: (e) => e.transient })
+      )
+
+    return {
+      protect,
+      resilient,
+      state: (dependency: string) => Effect.sync(() => circuit(dependency).state)
+    }
+  })
+}) {}
