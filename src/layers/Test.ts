@@ -24,10 +24,14 @@ export const config = (settings: Readonly<Record<string, string>>) =>
     )
   )
 
-/** A whole run's services on an in-memory SQLite warehouse (or the SQLite file `filename`). */
+/**
+ * A whole run's services on an in-memory SQLite warehouse (or the SQLite file
+ * `filename`). Fresh layers: test runners share one memo map per file, and a
+ * shared service would keep the settings of the suite that built it.
+ */
 export const layer = (settings: Readonly<Record<string, string>>, filename = ":memory:") =>
-  Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Metrics.Default, Logger.remove(Logger.defaultLogger), CircuitBreaker.Default).pipe(
-    Layer.provideMerge(Alerts.Default),
+  Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Layer.fresh(Metrics.Default), Logger.remove(Logger.defaultLogger), Layer.fresh(CircuitBreaker.Default)).pipe(
+    Layer.provideMerge(Layer.fresh(Alerts.Default)),
     Layer.provideMerge(config(settings)),
     Layer.provideMerge(NodeContext.layer)
   )

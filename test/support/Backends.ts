@@ -18,8 +18,8 @@ const pgLayer = (settings: Readonly<Record<string, string>>) =>
     Effect.map(
       Effect.acquireRelease(Effect.promise(() => freshDatabase("etl_wh")), (db) => Effect.promise(() => db.drop())),
       (db) =>
-        Layer.mergeAll(PgWarehouse.layerPg(Redacted.make(db.url)), Metrics.Default, Logger.remove(Logger.defaultLogger), CircuitBreaker.Default).pipe(
-          Layer.provideMerge(Alerts.Default),
+        Layer.mergeAll(PgWarehouse.layerPg(Redacted.make(db.url)), Layer.fresh(Metrics.Default), Logger.remove(Logger.defaultLogger), Layer.fresh(CircuitBreaker.Default)).pipe(
+          Layer.provideMerge(Layer.fresh(Alerts.Default)),
           Layer.provideMerge(TestLayer.config({ ...settings, DATABASE_URL: db.url })),
           Layer.provideMerge(NodeContext.layer)
         )
