@@ -8,6 +8,7 @@ import { Cause, ConfigError, Console, Data, Effect, Either, Layer, Option } from
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
 import { generate } from "./programs/Generate.js"
+import { healthCheck } from "./programs/Health.js"
 import { runPipeline } from "./programs/Pipeline.js"
 import { seedSourceDatabase } from "./programs/SeedSource.js"
 import { parseIsoDay } from "./rules/Dates.js"
@@ -196,9 +197,32 @@ const rejectsCommand = Command.make(
     }).pipe(withEnvironment(o.env))
 ).pipe(Command.withDescription("List open rejects by category, or re-queue a category for the next run"))
 
+const health = Command.make(
+  "health",
+  { env, json: Options.boolean("json").pipe(Options.withDescription("Print the findings as JSON")) },
+  (o) =>
+    Effect.gen(function* () {
+      const provider = yield* forEnvironment(o.env)
+      const findings = yield* healthCheck.pipe(
+        Effect.provide(AppConfig.Default),
+        Effect.withConfigProvider(provider),
+        Effect.catchAll((e) =>
+          Effect.succeed([{ component: "configuration", healthy: false, detail: ConfigError.isConfigError(e) ? describeConfigError(e) : String(e) }]))
+      )
+      if (o.json) yield* Console.log(JSON.stringify({ healthy: findings.every((f) => f.healthy), components: findings }, null, 2))
+      else {
+        const width = Math.max(...findings.map((f) => f.component.length))
+        for (const f of findings) yield* Console.log(`${f.healthy ? "OK  " : "FAIL"}  ${f.component.padEnd(width)}  ${f.detail}`)
+      }
+      const configBroken = findings.some((f) => f.component === "configuration" && !f.healthy)
+      if (configBroken) return yield* new ExitStatus({ code: EXIT.usage })
+      if (!findings.every((f) => f.healthy)) return yield* new ExitStatus({ code: EXIT.failure })
+    })
+).pipe(Command.withDescription("Check configuration, databases, files, folders and alert channels; exit 0 only when all are healthy"))
+
 export const etl = Command.make("etl").pipe(
   Command.withDescription("ETL of customers, products and sales into a star schema"),
-  Command.withSubcommands([run, migrate, rejectsCommand, generateCommand])
+  Command.withSubcommands([run, migrate, health, rejectsCommand, generateCommand])
 )
 
 export const cli = (version: string) => Command.run(etl, { name: "etl", version })

@@ -56,4 +56,16 @@ describe("etl", () => {
     expect(again.code).toBe(0)
     expect(again.stdout).toContain("up to date")
   })
+
+  it("reports every component healthy, then names the broken ones", () => {
+    const ok = etl(["health"], env)
+    expect(ok.code).toBe(0)
+    expect(ok.stdout).toMatch(/^OK +warehouse/m)
+    const broken = etl(["health", "--json"], { ...env, DATABASE_URL: "postgres://etl:hunter2@127.0.0.1:1/dw", OUTPUT_DIR: "/etc/hostname/sub" })
+    expect(broken.code).toBe(1)
+    const report = JSON.parse(broken.stdout) as { healthy: boolean; components: Array<{ component: string; healthy: boolean }> }
+    expect(report.healthy).toBe(false)
+    expect(report.components.filter((c) => !c.healthy).map((c) => c.component)).toEqual(["warehouse", "output folder"])
+    expect(broken.stdout + broken.stderr).not.toContain("hunter2")
+  })
 })
