@@ -117,6 +117,12 @@ const run = Command.make(
       const summary = yield* runPipeline(o).pipe(withEnvironment(o.env))
       const code = summary.status === "success" ? EXIT.success : summary.status === "partial" ? EXIT.partial : EXIT.failure
       if (code !== EXIT.success) return yield* new ExitStatus({ code })
+      // Quality findings and anomalies leave the exit code alone unless asked.
+      const severe = summary.quality.some((q) => q.level === "error") || summary.anomalies.some((a) => a.severity === "critical")
+      if (o.strict && severe) {
+        yield* Console.error("etl: --strict: a data-quality check found an error (see the summary above)")
+        return yield* new ExitStatus({ code: EXIT.strict })
+      }
     })
 ).pipe(Command.withDescription("Run the pipeline: extract, transform, load, validate, report"))
 

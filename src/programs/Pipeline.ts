@@ -14,6 +14,7 @@ import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
+import { assessQuality } from "./Quality.js"
 import { printSummary, writeFailedRecords, writeSummary, type RunSummary } from "./Report.js"
 import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
 import { resolveWindow, type WindowOptions } from "./Window.js"
@@ -172,6 +173,18 @@ export const runPipeline = (options: RunOptions) =>
         : "success"
     const seconds = (finishedMs - startedMs) / 1000
     const processed = totals.read - totals.filtered
+    const salesChanges = snapshot.changes.sales_fact as Record<string, number> | undefined
+    const quality = options.dryRun || outcome.failure !== null
+      ? { findings: [], anomalies: [], baselineRuns: 0 }
+      : yield* metrics.stage("quality")(assessQuality({
+          runId, recordsRead: totals.read, durationSeconds: seconds, processed, rejected: totals.rejected,
+          referential: salesChanges?.referential ?? 0,
+          facts: (salesChanges?.inserted ?? 0) + (salesChanges?.updated ?? 0) + (salesChanges?.unchanged ?? 0),
+          backfill: resolved.mode === "backfill"
+        })).pipe(
+          Effect.catchAll((e) =>
+            Effect.logError(`the quality checks could not run: ${e.message}`).pipe(Effect.as({ findings: [], anomalies: [], baselineRuns: 0 })))
+        )
     const files = {
       summary: `${config.files.outputDir}/run_${runId}.json`,
       failed_records: totals.rejected > 0 && !options.dryRun ? `${config.files.outputDir}/failed_records_${runId}.csv` : null
@@ -194,6 +207,9 @@ export const runPipeline = (options: RunOptions) =>
       changes: snapshot.changes,
       stages: snapshot.stages,
       validation: outcome.validation,
+      quality: quality.findings,
+      anomalies: quality.anomalies,
+      anomaly_baseline_runs: quality.baselineRuns,
       failures: [
         ...failedSources.map(([name, c]) => `${name}: ${c.error}`),
         ...(outcome.failure === null ? [] : [outcome.failure]),

@@ -8,6 +8,7 @@ import { Console, Effect } from "effect"
 import { OutputError } from "../schema/Errors.js"
 import type { OpenReject, ValidationFinding } from "../services/Warehouse.js"
 import type { MetricsSnapshot } from "../services/Metrics.js"
+import type { Anomaly, QualityFinding } from "./Quality.js"
 import type { RunMode } from "./Window.js"
 
 export interface RunSummary {
@@ -28,6 +29,9 @@ export interface RunSummary {
   readonly changes: MetricsSnapshot["changes"]
   readonly stages: MetricsSnapshot["stages"]
   readonly validation: ReadonlyArray<ValidationFinding>
+  readonly quality: ReadonlyArray<QualityFinding>
+  readonly anomalies: ReadonlyArray<Anomaly>
+  readonly anomaly_baseline_runs: number
   readonly failures: ReadonlyArray<string>
   readonly products_metadata: unknown
   readonly warehouse: string
@@ -105,6 +109,13 @@ export const formatSummary = (s: RunSummary): string => {
     failedChecks.length === 0
       ? `Validation: all ${s.validation.length} checks passed`
       : `Validation: ${failedChecks.map((v) => `${v.check}: ${v.detail}`).join("; ")}`,
+    ...(s.quality.length === 0 ? [] : [
+      `Quality: ${s.quality.map((q) => `${q.check} ${q.level}`).join(", ")}`,
+      ...s.quality.filter((q) => q.level !== "ok").map((q) => `  ${q.level.toUpperCase()} ${q.check}: ${q.detail}`)
+    ]),
+    ...(s.anomalies.length === 0
+      ? s.anomaly_baseline_runs === 0 || s.quality.length === 0 ? [] : [`Anomalies: none against the last ${s.anomaly_baseline_runs} successful run(s)`]
+      : s.anomalies.map((a) => `Anomaly (${a.severity}): ${a.message}`)),
     ...s.failures.map((f) => `Failed: ${f}`),
     ...(s.files.summary === null ? [] : [`Summary: ${s.files.summary}`]),
     ...(s.files.failed_records === null ? [] : [`Rejects: ${s.files.failed_records}`])

@@ -65,6 +65,10 @@ const number = (name: string, fallback: number, min: number) =>
   parsed(name, String(fallback), (t) =>
     /^[+-]?(\d+\.?\d*|\.\d+)$/.test(t) && Number(t) >= min ? Either.right(Number(t)) : Either.left(`expected a number ≥ ${min}`))
 
+const fraction = (name: string, fallback: number) =>
+  parsed(name, String(fallback), (t) =>
+    /^(0(\.\d+)?|1(\.0+)?|\.\d+)$/.test(t) ? Either.right(Number(t)) : Either.left("expected a fraction from 0 to 1, such as 0.05"))
+
 const optionalText = (name: string) =>
   Config.string(name).pipe(Config.option, Config.map(Option.flatMap((s) => (s.trim() === "" ? Option.none() : Option.some(s.trim())))))
 
@@ -173,6 +177,19 @@ export const appConfig = Effect.gen(function* () {
       circuitBreakerResetSeconds: yield* number("CIRCUIT_BREAKER_RESET_SECONDS", 60, 0),
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
       lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0)
+    },
+    quality: {
+      completenessWarn: yield* fraction("QUALITY_COMPLETENESS_WARN", 0.05),
+      completenessError: yield* fraction("QUALITY_COMPLETENESS_ERROR", 0.2),
+      errorRateWarn: yield* fraction("QUALITY_ERROR_RATE_WARN", 0.05),
+      errorRateError: yield* fraction("QUALITY_ERROR_RATE_ERROR", 0.2),
+      referentialWarn: yield* fraction("QUALITY_REFERENTIAL_WARN", 0.01),
+      referentialError: yield* fraction("QUALITY_REFERENTIAL_ERROR", 0.1),
+      freshnessWarnDays: yield* integer("FRESHNESS_WARN_DAYS", 2, 0),
+      freshnessErrorDays: yield* integer("FRESHNESS_ERROR_DAYS", 7, 0),
+      anomalyMinHistory: yield* integer("ANOMALY_MIN_HISTORY", 5, 2),
+      anomalyHistory: yield* integer("ANOMALY_HISTORY", 20, 2),
+      anomalyStddevs: yield* number("ANOMALY_STDDEVS", 3, 0.5)
     }
   }
 })

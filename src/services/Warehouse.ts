@@ -77,6 +77,20 @@ export interface OpenReject {
   readonly attempts: number
 }
 
+export interface RunFigures {
+  readonly runId: string
+  readonly recordsRead: number
+  readonly errorRate: number
+  readonly durationSeconds: number
+}
+
+export interface QualityFigures {
+  readonly customers: number
+  readonly customersFlagged: number
+  readonly facts: number
+  readonly newestTransaction: string | null
+}
+
 export interface RejectGroup {
   readonly source: Source
   readonly category: RejectCategory
@@ -118,6 +132,10 @@ export interface WarehouseService {
   readonly rejectsSeenIn: (runId: string) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
   readonly highWaterMark: Effect.Effect<Option.Option<string>, WarehouseError>
   readonly lastSuccessfulRun: Effect.Effect<Option.Option<string>, WarehouseError>
+  /** The last `n` successful runs, newest first: the baseline for anomaly detection. */
+  readonly recentRuns: (n: number) => Effect.Effect<ReadonlyArray<RunFigures>, WarehouseError>
+  /** Figures for the quality checks: flagged customers, newest transaction date. */
+  readonly qualityFigures: Effect.Effect<QualityFigures, WarehouseError>
   readonly recordLineage: (rows: ReadonlyArray<LineageRow>) => Effect.Effect<void, WarehouseError>
   /** validate_loaded_data: required columns, recomputed business rules, orphan facts. */
   readonly validate: (commissionRate: string) => Effect.Effect<ReadonlyArray<ValidationFinding>, WarehouseError>

@@ -333,6 +333,35 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       `SELECT CAST(finished_at AS ${d.types.text}) AS value FROM etl_run_history WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1`,
       "read run history"
     ),
+    recentRuns: (n) =>
+      exec(
+        `SELECT run_id, records_read, error_rate, duration_seconds FROM etl_run_history
+         WHERE status = 'success' AND records_read IS NOT NULL ORDER BY started_at DESC LIMIT ${Math.max(1, Math.floor(n))}`
+      ).pipe(
+        Effect.map((rows) => rows.map((r) => {
+          const row = r as Record<string, unknown>
+          return {
+            runId: String(row.run_id), recordsRead: Number(row.records_read),
+            errorRate: Number(row.error_rate ?? 0), durationSeconds: Number(row.duration_seconds ?? 0)
+          }
+        })),
+        Effect.mapError(warehouseError("read run history"))
+      ),
+    qualityFigures: exec(
+      `SELECT (SELECT count(*) FROM customer_dim) AS customers,
+              (SELECT count(*) FROM customer_dim WHERE quality_flags IS NOT NULL) AS flagged,
+              (SELECT count(*) FROM sales_fact) AS facts,
+              (SELECT CAST(max(transaction_date) AS ${d.types.text}) FROM sales_fact) AS newest`
+    ).pipe(
+      Effect.map((rows) => {
+        const r = rows[0] as Record<string, unknown>
+        return {
+          customers: Number(r.customers), customersFlagged: Number(r.flagged), facts: Number(r.facts),
+          newestTransaction: (r.newest as string | null) ?? null
+        }
+      }),
+      Effect.mapError(warehouseError("read quality figures"))
+    ),
     recordLineage: (rows) =>
       Effect.forEach(rows, (l) =>
         exec(
