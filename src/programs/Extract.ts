@@ -5,6 +5,7 @@
  * flows on to the transform, which rejects it with a reason.
  */
 import { FileSystem } from "@effect/platform"
+import { JSONParser } from "@streamparser/json"
 import { Chunk, Effect, Stream } from "effect"
 import { CUSTOMER_COLUMNS } from "../rules/Customers.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
@@ -31,43 +32,119 @@ const positionOf = (text: string, message: string): string => {
   const before = text.slice(0, pos)
   const line = before.split("\n").length
   const column = pos - before.lastIndexOf("\n")
-  return `${message.replace(/ in JSON at position \d+.*$/, "")} at line ${line}, column ${column}`
+  return `${message.replace(/ in JSON at position \d+.*$/, "").replace(/ \(line \d+ column \d+\)$/, "")} at line ${line}, column ${column}`
 }
 
 export interface ProductsDocument {
-  readonly products: Stream.Stream<ProductItem>
-  readonly metadata: unknown
+  /** The products, streamed: the document is never held whole in memory. */
+  readonly products: Stream.Stream<ProductItem, SourceError>
+  /** The document's `metadata` (null when absent); known once `products` has run. */
+  readonly metadata: Effect.Effect<unknown>
 }
+
+const CHUNK_SIZE = 1024 * 1024
+/** Up to this size a broken document is parsed again whole, for an exact line and column. */
+const EXACT_POSITION_LIMIT = 64 * 1024 * 1024
 
 /**
  * The products document: an object with a `products` array, or (as some
- * exports write it) the bare array. `metadata`, when present, goes to lineage.
+ * exports write it) the bare array, read as a stream of products.
  */
-export const extractProducts = (path: string): Effect.Effect<ProductsDocument, SourceError, FileSystem.FileSystem> =>
+export const extractProducts = (path: string): Effect.Effect<ProductsDocument, never, FileSystem.FileSystem> =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const failure = (reason: string, cause?: unknown) =>
       new SourceError({ source: "products", location: path, reason, transient: false, cause })
-    const text = yield* fs.readFileString(path).pipe(Effect.mapError((e) => failure(describePlatformError(e), e)))
-    if (text.trim().length === 0) return yield* failure("file is empty: expected a JSON object with a products array")
-    const document = yield* Effect.try({
-      try: () => JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown,
-      catch: (e) => failure(`malformed JSON: ${positionOf(text, e instanceof Error ? e.message : String(e))}`, e)
-    })
-    const products = Array.isArray(document)
-      ? document
-      : typeof document === "object" && document !== null && Array.isArray((document as { products?: unknown }).products)
-      ? (document as { products: Array<unknown> }).products
-      : undefined
-    if (products === undefined) {
-      return yield* failure(
-        typeof document === "object" && document !== null && "products" in document
-          ? "'products' is not an array"
-          : "expected a JSON object with a 'products' array"
-      )
-    }
-    return {
-      products: Stream.fromChunk(Chunk.unsafeFromArray(products.map((value, index) => ({ index, value })))),
-      metadata: Array.isArray(document) ? null : ((document as { metadata?: unknown }).metadata ?? null)
-    }
+    let metadata: unknown = null
+
+    /** What exactly is wrong with a document that streamed no products (small or broken files only). */
+    const diagnose = (size: number) =>
+      Effect.gen(function* () {
+        if (size > EXACT_POSITION_LIMIT) return yield* failure("no products found (the document is too large to diagnose further)")
+        const text = yield* fs.readFileString(path).pipe(Effect.mapError((e) => failure(describePlatformError(e), e)))
+        if (text.trim().length === 0) return yield* failure("file is empty: expected a JSON object with a products array")
+        const document = yield* Effect.try({
+          try: () => JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as unknown,
+          catch: (e) => failure(`malformed JSON: ${positionOf(text, e instanceof Error ? e.message : String(e))}`, e)
+        })
+        if (Array.isArray(document)) return
+        if (typeof document !== "object" || document === null || !("products" in document)) {
+          return yield* failure("expected a JSON object with a 'products' array")
+        }
+        if (!Array.isArray((document as { products: unknown }).products)) return yield* failure("'products' is not an array")
+      })
+
+    const products = Stream.unwrap(
+      Effect.gen(function* () {
+        const info = yield* fs.stat(path).pipe(Effect.mapError((e) => failure(describePlatformError(e), e)))
+        const size = Number(info.size)
+        let parser: JSONParser | undefined
+        let pending: Array<ProductItem> = []
+        let count = 0
+        let offset = 0
+        let done = false
+        let error: SourceError | undefined
+        const start = (first: string) => {
+          const bare = first === "["
+          const p = new JSONParser({ paths: bare ? ["$.*"] : ["$.products.*", "$.metadata"], keepStack: false })
+          p.onValue = ({ key, stack, value }) => {
+            if (bare || stack.length === 2) {
+              if (typeof key === "number") pending.push({ index: count++, value })
+              else error ??= failure("'products' is not an array")
+            } else if (key === "metadata") metadata = value
+          }
+          p.onEnd = () => {
+            done = true
+          }
+          p.onError = (e) => {
+            if (!done) error ??= failure(`malformed JSON in bytes ${offset}–${offset + CHUNK_SIZE}: ${e.message}`, e)
+          }
+          return p
+        }
+        const feed = (bytes: Uint8Array) =>
+          Effect.suspend(() => {
+            if (parser === undefined) {
+              let text = new TextDecoder().decode(bytes.subarray(0, 64)).replace(/^\uFEFF/, "").trimStart()
+              if (text.length === 0 && bytes.length < 64) text = " "
+              parser = start(text[0] ?? "{")
+              if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
+            }
+            if (!done) parser.write(bytes)
+            offset += bytes.length
+            if (error !== undefined) return reportError
+            const out = pending
+            pending = []
+            return Effect.succeed(Chunk.unsafeFromArray(out))
+          })
+        // A syntax error found while streaming: a small file is parsed again for the exact line and column.
+        const reportError = Effect.suspend(() =>
+          (size <= EXACT_POSITION_LIMIT ? diagnose(size) : Effect.void).pipe(Effect.zipRight(Effect.fail(error!))))
+        const finish = Effect.suspend(() => {
+          if (parser !== undefined && !done && error === undefined) {
+            try {
+              parser.end()
+            } catch (e) {
+              error ??= failure(`malformed JSON: the document ends early (${e instanceof Error ? e.message : String(e)})`, e)
+            }
+          }
+          const out = Chunk.unsafeFromArray(pending)
+          pending = []
+          return Effect.succeed(out)
+        })
+        const settle = Effect.suspend(() =>
+          error !== undefined
+            ? reportError
+            : count === 0 ? diagnose(size).pipe(Effect.as(Chunk.empty<ProductItem>()))
+            : Effect.succeed(Chunk.empty<ProductItem>())
+        )
+        return fs.stream(path, { chunkSize: CHUNK_SIZE }).pipe(
+          Stream.mapError((e) => failure(describePlatformError(e), e)),
+          Stream.mapChunksEffect((chunks) =>
+            Effect.map(Effect.forEach(chunks, feed), (parts) => Chunk.flatten(Chunk.unsafeFromArray(parts)))),
+          Stream.concat(Stream.fromEffect(finish).pipe(Stream.flattenChunks)),
+          Stream.concat(Stream.fromEffect(settle).pipe(Stream.flattenChunks))
+        )
+      })
+    )
+    return { products, metadata: Effect.sync(() => metadata) }
   })

@@ -55,7 +55,7 @@ export const loadProducts = (run: RunContext) =>
     yield* document.products.pipe(Stream.mapChunks(transformProducts(path)), stage)
     const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging products", warehouse.mergeProducts(run.runId, run.now))
     yield* metrics.changes("product_dim", { ...counts })
-    return { counts, metadata: document.metadata }
+    return { counts, metadata: yield* document.metadata }
   })
 
 /** A stored payload by lower-cased field name (a CSV header may have been `Transaction_ID`). */

@@ -94,7 +94,8 @@ describe("customers CSV", () => {
 describe("products JSON", () => {
   it.layer(NodeContext.layer)((it) => {
     it.effect.each([
-      ["truncated.json", `{"products": [{"product_id": "P1"`, /malformed JSON: .* at line 1, column \d+/],
+      ["truncated.json", `{"products": [{"product_id": "P1"`, /malformed JSON/],
+      ["broken.json", `{"products": [\n  {"product_id": "P1"},\n  {"product_id": "P2",}\n]}`, /malformed JSON: .* at line 3, column \d+/],
       ["empty.json", "", /file is empty/],
       ["shape.json", `{"items": []}`, /expected a JSON object with a 'products' array/],
       ["notarray.json", `{"products": {"P1": {}}}`, /'products' is not an array/],
@@ -102,7 +103,7 @@ describe("products JSON", () => {
     ] as const)("fails the source on %s", ([name, content, reason]) =>
       Effect.gen(function* () {
         const path = content === null ? join(dir, name) : file(name, content)
-        const result = yield* Effect.either(extractProducts(path))
+        const result = yield* collect((yield* extractProducts(path)).products)
         expect(Either.isLeft(result)).toBe(true)
         if (Either.isLeft(result)) {
           expect(result.left.reason).toMatch(reason)
@@ -112,9 +113,13 @@ describe("products JSON", () => {
 
     it.effect("reads the products and the metadata", () =>
       Effect.gen(function* () {
-        const doc = yield* extractProducts(file("ok.json", `{"products": [{"product_id": "P1"}, 3], "metadata": {"version": "1.2"}}`))
-        expect(doc.metadata).toEqual({ version: "1.2" })
+        const doc = yield* extractProducts(file("ok.json", `\uFEFF{"products": [{"product_id": "P1"}, 3], "metadata": {"version": "1.2"}}`))
         expect(Chunk.toReadonlyArray(yield* Stream.runCollect(doc.products))).toEqual([{ index: 0, value: { product_id: "P1" } }, { index: 1, value: 3 }])
+        expect(yield* doc.metadata).toEqual({ version: "1.2" })
+        const bare = yield* extractProducts(file("bare.json", `[{"product_id": "A"}]`))
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(bare.products))).toEqual([{ index: 0, value: { product_id: "A" } }])
+        const empty = yield* extractProducts(file("none.json", `{"products": []}`))
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(empty.products))).toEqual([])
       }))
   })
 })
