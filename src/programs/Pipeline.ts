@@ -6,7 +6,7 @@
  * branch and the run ends `partial`; a warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, DateTime, Effect, Option, Random } from "effect"
+import { Clock, DateTime, Duration, Effect, Option, Random, Schedule } from "effect"
 import type { SourceError, WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -121,6 +121,39 @@ export const runPipeline = (options: RunOptions) =>
       yield* warehouse.beginRun({
         runId, env: config.env, startedAt: now, mode: resolved.mode, windowFrom: run.window.from, windowTo: run.window.to
       })
+    }
+    return yield* afterBegin(options, run, resolved, startedMs).pipe(
+      Effect.onInterrupt(() =>
+        options.dryRun ? Effect.void : Effect.gen(function* () {
+          const snapshot = yield* metrics.snapshot
+          const finishedAt = DateTime.formatIso(DateTime.unsafeMake(yield* Clock.currentTimeMillis))
+          const read = Object.values(snapshot.sources).reduce((n, c) => n + c.read, 0)
+          yield* Effect.logWarning(`run ${runId} interrupted: the open batch rolled back; the next run starts over cleanly`)
+          yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
+          yield* warehouse.finishRun({
+            runId, finishedAt, status: "interrupted", recordsRead: read, recordsLoaded: 0, recordsRejected: 0,
+            recordsFiltered: 0, errorRate: 0, durationSeconds: 0, summaryJson: JSON.stringify({ run_id: runId, status: "interrupted" })
+          }).pipe(Effect.ignore)
+        })),
+      Effect.ensuring(options.dryRun ? Effect.void : warehouse.releaseLock(runId).pipe(Effect.ignore)),
+      Effect.scoped
+    )
+  }).pipe(Effect.withSpan("pipeline"))
+
+/** Everything after the run is recorded and its lock taken; keeps the lock's heartbeat while it works. */
+const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly mode: RunSummary["mode"] }, startedMs: number) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const warehouse = yield* Warehouse
+    const metrics = yield* Metrics
+    const { now, runId } = run
+    if (!options.dryRun) {
+      yield* Effect.forkScoped(
+        Effect.repeat(
+          Effect.flatMap(DateTime.now, (t) => warehouse.heartbeat(runId, DateTime.formatIso(t))).pipe(Effect.ignore),
+          Schedule.spaced(Duration.minutes(1))
+        )
+      )
     }
 
     const body = Effect.gen(function* () {
@@ -249,4 +282,4 @@ export const runPipeline = (options: RunOptions) =>
     yield* notify(summary, (outcome as { error?: { _tag: string; stack?: string | undefined } }).error)
     yield* printSummary(summary)
     return summary
-  }).pipe(Effect.withSpan("pipeline"))
+  })

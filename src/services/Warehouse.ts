@@ -112,6 +112,9 @@ export interface WarehouseService {
   /** Takes the run lock and records the run as started; fails with RunLocked when another run holds it. */
   readonly beginRun: (run: RunRecord) => Effect.Effect<void, WarehouseError | RunLocked>
   readonly finishRun: (outcome: RunOutcome) => Effect.Effect<void, WarehouseError>
+  /** Keeps the run lock fresh while a long run works. */
+  readonly heartbeat: (runId: string, now: string) => Effect.Effect<void, WarehouseError>
+  readonly releaseLock: (runId: string) => Effect.Effect<void, WarehouseError>
   readonly stageCustomers: (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>
   readonly stageProducts: (runId: string, rows: ReadonlyArray<ProductRow>) => Effect.Effect<void, WarehouseError>
   readonly stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>

@@ -76,4 +76,18 @@ describe("loading", () => {
       expect(result._tag).toBe("Left")
       expect(yield* sql`SELECT count(*) AS n FROM etl_stage_customers`).toEqual([{ n: 0 }])
     }).pipe(Effect.provide(TestLayer.layer(fixture.settings))))
+
+  it.effect("lets one run at a time hold the warehouse, and frees it when the run ends", () =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* warehouse.migrate
+      const run = (runId: string) => ({ runId, env: "test", startedAt: "2026-11-25T10:00:00.000Z", mode: "incremental", windowFrom: null, windowTo: null })
+      yield* warehouse.beginRun(run("first"))
+      const second = yield* Effect.either(warehouse.beginRun(run("second")))
+      expect(second._tag === "Left" && second.left.message).toMatch(/another run \(first, pid \d+ on .*\) is loading this warehouse/)
+      yield* warehouse.releaseLock("first")
+      yield* warehouse.beginRun(run("third"))
+      const [history] = yield* (yield* SqlClient.SqlClient)`SELECT status FROM etl_run_history WHERE run_id = 'first'`
+      expect(history).toEqual({ status: "interrupted" })
+    }).pipe(Effect.provide(TestLayer.layer(fixture.settings))))
 })

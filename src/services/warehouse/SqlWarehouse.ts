@@ -6,7 +6,8 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
 import { Data, Duration, Effect, Layer, Option } from "effect"
-import { WarehouseError } from "../../schema/Errors.js"
+import { hostname } from "node:os"
+import { RunLocked, WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
@@ -22,6 +23,18 @@ const ROWS_PER_STATEMENT = 500
 const placeholders = (columns: number, rows: number): string => {
   const row = `(${Array.from({ length: columns }, () => "?").join(",")})`
   return Array.from({ length: rows }, () => row).join(",")
+}
+
+/** A run lock with no heartbeat for this long belongs to a run that is gone. */
+const LOCK_STALE_MS = 30 * 60 * 1000
+
+const processAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM"
+  }
 }
 
 class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
@@ -258,11 +271,38 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         HAVING sum(CASE WHEN customer_status = 'First-time' THEN 1 ELSE 0 END) <> 1) x`]
   ]
 
+  /**
+   * The run lock: one row in etl_state, taken atomically (insert if absent, or
+   * compare-and-swap over a stale holder: a dead process on this host, or no
+   * heartbeat for LOCK_STALE_MS). Another live run means RunLocked.
+   */
+  const acquireLock = (run: { readonly runId: string; readonly startedAt: string }): Effect.Effect<void, SqlError.SqlError | RunLocked> =>
+    Effect.gen(function* () {
+      const me = JSON.stringify({ runId: run.runId, pid: process.pid, host: hostname(), since: run.startedAt })
+      const took = yield* changes(
+        d.insertIgnore("etl_state", `(key, value, updated_at) VALUES ('run_lock', ?, ${ts})`, "key"),
+        [me, run.startedAt]
+      )
+      if (took === 1) return
+      const rows = yield* exec(`SELECT value, CAST(updated_at AS ${d.types.text}) AS beat FROM etl_state WHERE key = 'run_lock'`)
+      const row = rows[0] as { value: string; beat: string } | undefined
+      if (row === undefined) return yield* acquireLock(run)
+      const holder = JSON.parse(row.value) as { runId: string; pid: number; host: string; since: string }
+      const beat = Date.parse(String(row.beat).replace(" ", "T"))
+      const dead = holder.host === hostname() && !processAlive(holder.pid)
+      const silent = Number.isFinite(beat) && Date.parse(run.startedAt) - beat > LOCK_STALE_MS
+      if (!dead && !silent) return yield* new RunLocked({ holder: `${holder.runId}, pid ${holder.pid} on ${holder.host}`, since: holder.since })
+      const swapped = yield* changes(`UPDATE etl_state SET value = ?, updated_at = ${ts} WHERE key = 'run_lock' AND value = ?`, [me, run.startedAt, row.value])
+      if (swapped !== 1) return yield* new RunLocked({ holder: "another run that started at the same moment", since: run.startedAt })
+      yield* Effect.logWarning(`took over the run lock of ${holder.runId} (${dead ? "its process is gone" : "no heartbeat for 30 min"})`)
+    })
+
   const service: WarehouseService = {
     kind: d.kind,
     migrate,
     beginRun: (run) =>
       Effect.gen(function* () {
+        yield* acquireLock(run)
         // A run killed mid-way left its staged rows and a 'running' row: clear the one, close the other.
         for (const t of ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"]) {
           yield* exec(`DELETE FROM ${t} WHERE run_id <> ?`, [run.runId])
@@ -273,7 +313,20 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ?, 'running', ?, ?)`,
           [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
         )
-      }).pipe(sql.withTransaction, Effect.mapError(warehouseError("begin run"))),
+      }).pipe(
+        sql.withTransaction,
+        Effect.catchTag("SqlError", (e) => Effect.fail(warehouseError("begin run")(e)))
+      ),
+    heartbeat: (runId, now) =>
+      exec(`UPDATE etl_state SET updated_at = ${ts} WHERE key = 'run_lock' AND value LIKE ?`, [now, `%"runId":"${runId}"%`]).pipe(
+        Effect.asVoid,
+        Effect.mapError(warehouseError("refresh the run lock"))
+      ),
+    releaseLock: (runId) =>
+      exec(`DELETE FROM etl_state WHERE key = 'run_lock' AND value LIKE ?`, [`%"runId":"${runId}"%`]).pipe(
+        Effect.asVoid,
+        Effect.mapError(warehouseError("release the run lock"))
+      ),
     finishRun: (o) =>
       exec(
         `UPDATE etl_run_history SET finished_at = ?, status = ?, records_read = ?, records_loaded = ?, records_rejected = ?,
