@@ -148,3 +148,9 @@ export const schemaV1 = (d: Dialect): ReadonlyArray<string> => {
 export const schemaV2 = (d: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE etl_rejects ADD COLUMN retry_requested ${d.types.integer} NOT NULL DEFAULT 0`
 ]
+
+/** Migration 3: settle customer_status with one index seek per customer instead of a window over all their facts. */
+export const schemaV3 = (d: Dialect): ReadonlyArray<string> => [
+  `ALTER TABLE etl_dirty_customers ADD COLUMN first_id ${d.types.text}`,
+  `CREATE INDEX sales_fact_first_time ON sales_fact (customer_id) WHERE customer_status = 'First-time'`
+]

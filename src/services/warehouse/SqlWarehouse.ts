@@ -12,7 +12,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2 } from "./Schema.js"
+import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2, schemaV3 } from "./Schema.js"
 
 const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -161,24 +161,36 @@ export const make = (d: Dialect) => Effect.gen(function* () {
          WHERE s.run_id = ? AND s.transaction_id = sales_fact.transaction_id AND (${differs("sales_fact", saleData)})`,
         [runId, now, runId]
       ))
+      // New facts start as Repeat: the step below then rewrites only the rows whose status really
+      // differs (mostly one First-time per customer) instead of every new row.
       const inserted = yield* step("insert facts", changes(
-        `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, run_id, created_date)
-         SELECT ${SALE_COLUMNS.map((c) => "s." + c).join(",")}, ?, ${ts} FROM etl_stage_sales s
+        `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
+         SELECT ${SALE_COLUMNS.map((c) => "s." + c).join(",")}, 'Repeat', ?, ${ts} FROM etl_stage_sales s
          WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`,
         [runId, now, runId]
       ))
-      // 4. First-time for each dirty customer's earliest transaction, Repeat for the rest. A new fact
-      //    gets its status without counting as a change; an existing one whose status moves is updated.
-      const statusChanges = yield* step("customer_status", changes(
-        `UPDATE sales_fact SET customer_status = x.status,
-           updated_date = CASE WHEN sales_fact.customer_status IS NULL THEN sales_fact.updated_date ELSE ${ts} END
-         FROM (SELECT transaction_id,
-                 CASE WHEN ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY transaction_date, transaction_id${d.binaryCollation}) = 1
-                      THEN 'First-time' ELSE 'Repeat' END AS status
-               FROM sales_fact WHERE customer_id IN (SELECT customer_id FROM etl_dirty_customers)) x
-         WHERE sales_fact.transaction_id = x.transaction_id AND ${d.distinct("sales_fact.customer_status", "x.status")}`,
-        [now]
+      // 4. First-time for each dirty customer's earliest transaction (one index seek each), Repeat for
+      //    the rest. A fact inserted by this run gets its status without counting as a change; an
+      //    older one whose status moves is updated.
+      yield* step("first transactions", exec(
+        `UPDATE etl_dirty_customers SET first_id = (
+           SELECT f.transaction_id FROM sales_fact f WHERE f.customer_id = etl_dirty_customers.customer_id
+           ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation} LIMIT 1)`
       ))
+      const touched = `updated_date = CASE WHEN sales_fact.run_id = ? AND sales_fact.updated_date IS NULL THEN NULL ELSE ${ts} END`
+      const demoted = yield* step("demote", changes(
+        `UPDATE sales_fact SET customer_status = 'Repeat', ${touched}
+         WHERE customer_status = 'First-time' AND customer_id IN (SELECT customer_id FROM etl_dirty_customers)
+           AND transaction_id NOT IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)`,
+        [runId, now]
+      ))
+      const promoted = yield* step("promote", changes(
+        `UPDATE sales_fact SET customer_status = 'First-time', ${touched}
+         WHERE transaction_id IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)
+           AND ${d.distinct("customer_status", "'First-time'")}`,
+        [runId, now]
+      ))
+      const statusChanges = demoted + promoted
       yield* exec(`DELETE FROM etl_dirty_customers`)
       const resolved = yield* step("resolve rejects", changes(
         `UPDATE etl_rejects SET resolved_run = ?
@@ -196,7 +208,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         )
       }
       yield* step("clear stage", exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [runId]))
-      return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - inserted }
+      const movedOnNew = yield* count(
+        `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
+      )
+      return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - movedOnNew }
     }).pipe(sql.withTransaction, Effect.mapError(warehouseError("merge sales_fact")))
 
   const recordRejects = (runId: string, rejects: ReadonlyArray<Reject>) =>
@@ -245,7 +260,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const migrate = Migrator.make({})({
     loader: Migrator.fromRecord({
       "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true }),
-      "0002_reject_requeue": Effect.forEach(schemaV2(d), (ddl) => exec(ddl), { discard: true })
+      "0002_reject_requeue": Effect.forEach(schemaV2(d), (ddl) => exec(ddl), { discard: true }),
+      "0003_first_transaction": Effect.forEach(schemaV3(d), (ddl) => exec(ddl), { discard: true })
     }),
     table: "etl_migrations"
   }).pipe(
