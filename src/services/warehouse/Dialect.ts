@@ -21,6 +21,8 @@ export interface Dialect {
   }
   /** A staging table: no crash safety needed (a crashed run stages again). */
   readonly stagingTable: string
+  /** What follows a staging table's definition. */
+  readonly stagingOptions: string
   /** `a` differs from `b`, NULLs included. */
   readonly distinct: (a: string, b: string) => string
   readonly insertIgnore: (table: string, columnsAndSelect: string, key: string) => string
@@ -45,6 +47,8 @@ export const sqlite: Dialect = {
     boolean: "INTEGER", serial: "INTEGER PRIMARY KEY", json: "TEXT"
   },
   stagingTable: "TABLE",
+  // Rows live in the primary-key tree: one B-tree write per staged row instead of two.
+  stagingOptions: " WITHOUT ROWID",
   distinct: (a, b) => `${a} IS NOT ${b}`,
   insertIgnore: (table, rest) => `INSERT OR IGNORE INTO ${table} ${rest}`,
   jsonObject: (pairs) => `json_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
@@ -70,6 +74,7 @@ export const postgres: Dialect = {
     boolean: "BOOLEAN", serial: "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", json: "JSONB"
   },
   stagingTable: "UNLOGGED TABLE",
+  stagingOptions: "",
   distinct: (a, b) => `${a} IS DISTINCT FROM ${b}`,
   insertIgnore: (table, rest, key) => `INSERT INTO ${table} ${rest} ON CONFLICT (${key}) DO NOTHING`,
   jsonObject: (pairs) => `jsonb_build_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,

@@ -154,3 +154,17 @@ export const schemaV3 = (d: Dialect): ReadonlyArray<string> => [
   `ALTER TABLE etl_dirty_customers ADD COLUMN first_id ${d.types.text}`,
   `CREATE INDEX sales_fact_first_time ON sales_fact (customer_id) WHERE customer_status = 'First-time'`
 ]
+
+/** Migration 4: staging tables rebuilt with the dialect's staging options (SQLite: WITHOUT ROWID). */
+export const schemaV4 = (d: Dialect): ReadonlyArray<string> => {
+  const c = columns(d)
+  const t = d.types
+  return [
+    `DROP TABLE etl_stage_customers`,
+    `DROP TABLE etl_stage_products`,
+    `DROP TABLE etl_stage_sales`,
+    `CREATE ${d.stagingTable} etl_stage_customers (run_id ${t.text} NOT NULL, ${c.customer}, PRIMARY KEY (run_id, customer_id))${d.stagingOptions}`,
+    `CREATE ${d.stagingTable} etl_stage_products (run_id ${t.text} NOT NULL, ${c.product}, PRIMARY KEY (run_id, product_id))${d.stagingOptions}`,
+    `CREATE ${d.stagingTable} etl_stage_sales (run_id ${t.text} NOT NULL, ${c.sale}, location ${t.text}, PRIMARY KEY (run_id, transaction_id))${d.stagingOptions}`
+  ]
+}

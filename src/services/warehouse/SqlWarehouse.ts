@@ -12,7 +12,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2, schemaV3 } from "./Schema.js"
+import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2, schemaV3, schemaV4 } from "./Schema.js"
 
 const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -261,7 +261,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     loader: Migrator.fromRecord({
       "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true }),
       "0002_reject_requeue": Effect.forEach(schemaV2(d), (ddl) => exec(ddl), { discard: true }),
-      "0003_first_transaction": Effect.forEach(schemaV3(d), (ddl) => exec(ddl), { discard: true })
+      "0003_first_transaction": Effect.forEach(schemaV3(d), (ddl) => exec(ddl), { discard: true }),
+      "0004_staging_storage": Effect.forEach(schemaV4(d), (ddl) => exec(ddl), { discard: true })
     }),
     table: "etl_migrations"
   }).pipe(
