@@ -9,9 +9,10 @@ import { AppConfig } from "../services/AppConfig.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import * as Logging from "./Logging.js"
+import * as Tracing from "./Tracing.js"
 import * as Warehouse from "./Warehouse.js"
 
-export const layer = Layer.mergeAll(Warehouse.layer, Metrics.Default).pipe(
+export const layer = Layer.mergeAll(Warehouse.layer, Metrics.Default, Tracing.layer).pipe(
   Layer.provideMerge(CircuitBreaker.Default),
   Layer.provideMerge(Alerts.Default),
   // Installed first, so that building the other layers (connecting, retrying) logs through it too.

@@ -14,6 +14,7 @@ import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
+import { notify } from "./Notify.js"
 import { assessQuality } from "./Quality.js"
 import { printSummary, writeFailedRecords, writeSummary, type RunSummary } from "./Report.js"
 import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
@@ -42,51 +43,6 @@ const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, So
           Effect.as(Option.none<A>())
         ))
     ))
-
-/** The run's alerts: a failed source names itself, a warehouse failure is critical, a clean run says so. */
-const notify = (s: RunSummary, error: { readonly _tag: string; readonly stack?: string | undefined } | undefined) =>
-  Effect.gen(function* () {
-    if (s.dry_run) return
-    const alerts = yield* Alerts
-    const last = yield* Effect.flatMap(Warehouse, (w) => w.lastSuccessfulRun).pipe(
-      Effect.map(Option.getOrNull),
-      Effect.orElseSucceed(() => null)
-    )
-    const base = {
-      runId: s.run_id,
-      recordsTotal: s.records.read,
-      recordsAffected: s.records.rejected,
-      secondsBeforeFailure: s.duration_seconds,
-      recordsPerSecond: s.throughput_rows_per_second
-    }
-    for (const [source, c] of Object.entries(s.sources)) {
-      if (c.status !== "failed") continue
-      yield* alerts.send({
-        ...base, key: `source_failed_${source}`, severity: "error", title: `ETL Pipeline Partial - ${source} source failed`,
-        stage: `Extract ${source}`, errorType: "SourceError",
-        message: `${c.error}. The other sources were loaded; the run ended ${s.status}.`
-      }, last)
-    }
-    const checks = s.validation.filter((v) => !v.passed)
-    if (checks.length > 0) {
-      yield* alerts.send({
-        ...base, key: "validation_failed", severity: "critical", title: "ETL Pipeline Failed - post-load validation",
-        stage: "Validate", errorType: "ValidationError", message: checks.map((v) => `${v.check}: ${v.detail}`).join("; ")
-      }, last)
-    }
-    if (error !== undefined) {
-      yield* alerts.send({
-        ...base, key: "warehouse_failed", severity: "critical", title: "ETL Pipeline Failed - warehouse error",
-        stage: "Load", errorType: error._tag, message: s.failures.join("; "), stackTrace: error.stack
-      }, last)
-    }
-    if (s.status === "success") {
-      yield* alerts.send({
-        ...base, key: "run_success", severity: "info", title: "ETL Pipeline Succeeded", stage: "Report", errorType: "none",
-        message: `${s.records.read} records read: ${s.records.loaded} loaded, ${s.records.rejected} rejected, ${s.records.filtered} filtered.`
-      }, last)
-    }
-  })
 
 export const runPipeline = (options: RunOptions) =>
   Effect.gen(function* () {
@@ -123,6 +79,7 @@ export const runPipeline = (options: RunOptions) =>
       })
     }
     return yield* afterBegin(options, run, resolved, startedMs).pipe(
+      Effect.annotateLogs({ run_id: runId, env: config.env }),
       Effect.onInterrupt(() =>
         options.dryRun ? Effect.void : Effect.gen(function* () {
           const snapshot = yield* metrics.snapshot

@@ -153,7 +153,14 @@ export const appConfig = Effect.gen(function* () {
           ? Either.right(t.toLowerCase() as (typeof logLevels)[number])
           : Either.left(`expected one of ${logLevels.join(", ")}`)),
       maxFileBytes: yield* integer("LOG_MAX_BYTES", 5 * 1024 * 1024, 1024),
-      maxFiles: yield* integer("LOG_MAX_FILES", 5, 1)
+      maxFiles: yield* integer("LOG_MAX_FILES", 5, 1),
+      env,
+      otelEndpoint: yield* optionalText("OTEL_EXPORTER_OTLP_ENDPOINT").pipe(
+        Config.mapOrFail((o) =>
+          Option.isSome(o) && !/^https?:\/\/[^/\s]+/.test(o.value)
+            ? Either.left(invalid("OTEL_EXPORTER_OTLP_ENDPOINT", `expected an http(s) URL such as http://localhost:4318, got '${o.value}'`))
+            : Either.right(o))
+      )
     },
     alerts: {
       alertsDir: yield* text("ALERTS_DIR", "alerts"),
