@@ -6,6 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
 import { Data, Duration, Effect, Layer, Option } from "effect"
+import { readFileSync } from "node:fs"
 import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
@@ -28,12 +29,21 @@ const placeholders = (columns: number, rows: number): string => {
 /** A run lock with no heartbeat for this long belongs to a run that is gone. */
 const LOCK_STALE_MS = 30 * 60 * 1000
 
+/**
+ * Whether a process on this host still runs. A zombie (killed, not yet reaped:
+ * common in containers whose PID 1 does not reap) answers signals but is dead.
+ */
 const processAlive = (pid: number): boolean => {
   try {
     process.kill(pid, 0)
-    return true
   } catch (e) {
     return (e as { code?: string }).code === "EPERM"
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z"
+  } catch {
+    return true
   }
 }
 
