@@ -1,14 +1,14 @@
 /**
- * A streamed RFC 4180 reader: quoted fields with commas, newlines and doubled
- * quotes; a leading BOM; CRLF, LF and CR mixed in one file. The file is read
- * 1 MiB at a time and parsed synchronously into chunks, so the stream's
- * backpressure bounds memory whatever the file's size.
+ * A streamed RFC 4180 reader (CsvParser): quoted fields with commas, newlines
+ * and doubled quotes; a leading BOM; CRLF, LF and CR mixed in one file. The
+ * file is read 1 MiB at a time and parsed synchronously into chunks, so the
+ * stream's backpressure bounds memory whatever the file's size.
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { parse, type Options, type Parser } from "csv-parse"
 import { Chunk, Effect, Stream } from "effect"
 import { SourceError } from "../schema/Errors.js"
+import { makeCsvParser } from "./CsvParser.js"
 
 /** The header, matched trimmed and case-insensitively; extra columns are kept for payloads. */
 export interface CsvHeader {
@@ -23,16 +23,6 @@ export type CsvItem =
   | { readonly _tag: "Broken"; readonly line: number; readonly raw: string; readonly reason: string; readonly header: CsvHeader }
 
 const CHUNK_SIZE = 1024 * 1024
-
-const LINE_BREAK = /\r\n|\n|\r/g
-
-/** Line breaks in a record's raw text; csv-parse's own counter drifts on a quoted CRLF. */
-const lineBreaks = (raw: string): number => {
-  let n = 0
-  LINE_BREAK.lastIndex = 0
-  while (LINE_BREAK.exec(raw) !== null) n++
-  return n
-}
 
 export const describePlatformError = (error: PlatformError): string => {
   if (error._tag === "SystemError") {
@@ -73,20 +63,11 @@ export const readCsv = (
       new SourceError({ source, location: path, reason, transient: false, cause })
     let header: CsvHeader | undefined
     let headerError: SourceError | undefined
-    let lastLine = 0
     let pending: Array<CsvItem> = []
-    const parser: Parser = parse({
-      bom: true,
-      relax_column_count: true,
-      relax_quotes: true,
-      skip_records_with_error: true,
-      record_delimiter: ["\r\n", "\n", "\r"],
-      raw: true,
-      on_record: (rec: { record: Array<string>; raw: string }) => {
-        const line = lastLine + 1
-        lastLine += lineBreaks(rec.raw)
-        const fields = rec.record
-        if (fields.length === 1 && fields[0] === "" && rec.raw.trim() === "") return null
+    // UTF-8, streaming (a character split across reads is kept); a leading BOM is dropped.
+    const decoder = new TextDecoder("utf-8")
+    const parser = makeCsvParser({
+      record: (fields, line) => {
         if (header === undefined) {
           header = makeHeader(fields)
           const missing = required.filter((c) => !header!.index.has(c))
@@ -95,31 +76,22 @@ export const readCsv = (
               `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${header.names.join(", ")})`
             )
           }
-          return null
+          return
         }
         pending.push({ _tag: "Row", line, fields, header })
-        return null
       },
-      on_skip: (err: Error | undefined, raw: string | undefined) => {
-        const line = lastLine + 1
-        lastLine += lineBreaks(raw ?? "")
-        if (header !== undefined) {
-          pending.push({ _tag: "Broken", line, raw: raw ?? "", reason: err?.message ?? "unparseable record", header })
-        }
+      broken: (raw, line, reason) => {
+        if (header !== undefined) pending.push({ _tag: "Broken", line, raw, reason, header })
       }
-    } as unknown as Options)
-    let parseError: unknown
-    parser.on("error", (e) => {
-      parseError = e
     })
     const drain = (): Effect.Effect<Chunk.Chunk<CsvItem>, SourceError> => {
-      if (parseError !== undefined) return Effect.fail(failure(`cannot parse the CSV: ${String(parseError)}`, parseError))
       if (headerError !== undefined) return Effect.fail(headerError)
       const out = pending
       pending = []
       return Effect.succeed(Chunk.unsafeFromArray(out))
     }
     const end = Effect.suspend(() => {
+      parser.write(decoder.decode())
       parser.end()
       return Effect.flatMap(drain(), (chunk) =>
         header === undefined ? Effect.fail(failure("file is empty: expected a header line")) : Effect.succeed(chunk))
@@ -130,7 +102,7 @@ export const readCsv = (
           Stream.mapError((e) => failure(describePlatformError(e), e)),
           Stream.mapChunksEffect((buffers) =>
             Effect.suspend(() => {
-              Chunk.forEach(buffers, (b) => parser.write(b))
+              Chunk.forEach(buffers, (b) => parser.write(decoder.decode(b, { stream: true })))
               return drain()
             })
           ),

@@ -1,0 +1,153 @@
+/**
+ * An incremental RFC 4180 parser, chosen by measurement (bench/csv-parsers.mjs,
+ * README): a line without a quote is one `split(",")`, the common case; a
+ * record with quotes goes through a small state machine that spans lines.
+ * CRLF, LF and CR end lines, mixed in one file; a quote inside an unquoted
+ * field, or after a closing quote, is kept as text; an unclosed quote at the
+ * end of the input is reported, with the line it starts on, as a broken
+ * record. Line numbers are exact whatever the quoting.
+ */
+
+export interface CsvSink {
+  readonly record: (fields: Array<string>, line: number) => void
+  readonly broken: (raw: string, line: number, reason: string) => void
+}
+
+export interface CsvParser {
+  /** Parses what it can of `text` (decoded input, in order); keeps an unfinished record for later. */
+  readonly write: (text: string) => void
+  /** The input is over: an unfinished quoted record is broken. */
+  readonly end: () => void
+}
+
+export const makeCsvParser = (sink: CsvSink): CsvParser => {
+  let rest = ""
+  let line = 1
+
+  // Positions of the next CR and quote, remembered across lines so that a file
+  // without any stays linear (-2: not searched yet in this pass).
+  let cr = -2
+  let quote = -2
+  const find = (text: string, ch: string, from: number, cached: number) =>
+    cached === -1 || cached >= from ? cached : text.indexOf(ch, from)
+
+  /** Index of the next line break at or after `from` and its length (CRLF counts as one break). */
+  const nextBreak = (text: string, from: number): readonly [number, number] => {
+    const n = text.indexOf("\n", from)
+    cr = find(text, "\r", from, cr)
+    const r = cr
+    if (r === -1 || (n !== -1 && n < r)) return [n, 1]
+    return [r, text.charCodeAt(r + 1) === 10 ? 2 : r + 1 < text.length || n !== -1 ? 1 : -1]
+  }
+
+  /**
+   * Parses one quoted record starting at `start`. Returns where it ends (after
+   * its line break) and how many line breaks it spans, or -1 when the text ends
+   * inside it and more input may complete it.
+   */
+  const quoted = (text: string, start: number, final: boolean): readonly [number, number] => {
+    const fields: Array<string> = []
+    let field = ""
+    let i = start
+    let breaks = 0
+    let inQuotes = false
+    let fieldStart = true
+    const length = text.length
+    while (i < length) {
+      const c = text.charCodeAt(i)
+      if (inQuotes) {
+        if (c === 34) {
+          if (text.charCodeAt(i + 1) === 34) {
+            field += '"'
+            i += 2
+            continue
+          }
+          if (i + 1 >= length && !final) return [-1, 0]
+          inQuotes = false
+          i++
+          continue
+        }
+        if (c === 13 || c === 10) {
+          if (c === 13 && i + 1 >= length && !final) return [-1, 0]
+          const width = c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1
+          field += text.slice(i, i + width)
+          breaks++
+          i += width
+          continue
+        }
+        field += text[i]
+        i++
+        continue
+      }
+      if (c === 34 && fieldStart) {
+        inQuotes = true
+        fieldStart = false
+        i++
+        continue
+      }
+      if (c === 44) {
+        fields.push(field)
+        field = ""
+        fieldStart = true
+        i++
+        continue
+      }
+      if (c === 13 || c === 10) {
+        if (c === 13 && i + 1 >= length && !final) return [-1, 0]
+        fields.push(field)
+        sink.record(fields, line)
+        return [i + (c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1), breaks + 1]
+      }
+      field += text[i]
+      fieldStart = false
+      i++
+    }
+    if (inQuotes) {
+      if (!final) return [-1, 0]
+      sink.broken(text.slice(start), line, `a quoted field opened on line ${line} is never closed`)
+      return [length, breaks]
+    }
+    if (!final) return [-1, 0]
+    fields.push(field)
+    sink.record(fields, line)
+    return [length, breaks]
+  }
+
+  const parse = (final: boolean) => {
+    const text = rest
+    cr = -2
+    quote = -2
+    let p = 0
+    const length = text.length
+    while (p < length) {
+      const [at, width] = nextBreak(text, p)
+      const lineEnd = at === -1 ? length : at
+      if (at === -1 && !final) break
+      if (width === -1 && !final) break
+      quote = find(text, '"', p, quote)
+      if (quote === -1 || quote >= lineEnd) {
+        // The fast path: no quote on this line.
+        if (lineEnd > p) sink.record(text.slice(p, lineEnd).split(","), line)
+        line++
+        p = at === -1 ? length : at + Math.max(width, 1)
+        continue
+      }
+      const [next, breaks] = quoted(text, p, final)
+      if (next === -1) break
+      line += breaks
+      p = next
+    }
+    rest = text.slice(p)
+  }
+
+  return {
+    write: (text) => {
+      rest += text
+      parse(false)
+    },
+    end: () => {
+      parse(true)
+      rest = ""
+    }
+  }
+}
