@@ -3,10 +3,12 @@
  * failure, 2 bad usage or configuration, 3 partial.
  */
 import { Command, Options } from "@effect/cli"
+import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
 import { Cause, ConfigError, Console, Data, Effect, Either, Layer, Option } from "effect"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
+import { dashboardFigures, renderDashboard } from "./programs/Dashboard.js"
 import { generate } from "./programs/Generate.js"
 import { healthCheck } from "./programs/Health.js"
 import { runPipeline } from "./programs/Pipeline.js"
@@ -226,9 +228,26 @@ const health = Command.make(
     })
 ).pipe(Command.withDescription("Check configuration, databases, files, folders and alert channels; exit 0 only when all are healthy"))
 
+const report = Command.make(
+  "report",
+  { env, json: Options.boolean("json").pipe(Options.withDescription("Print the figures as JSON instead of writing the page")) },
+  (o) =>
+    Effect.gen(function* () {
+      const config = yield* AppConfig
+      yield* (yield* Warehouse).migrate
+      const figures = yield* dashboardFigures()
+      if (o.json) return yield* Console.log(JSON.stringify(figures, null, 2))
+      const fs = yield* FileSystem.FileSystem
+      const path = `${config.files.outputDir.replace(/\/+$/, "")}/dashboard.html`
+      yield* fs.makeDirectory(config.files.outputDir, { recursive: true })
+      yield* fs.writeFileString(path, renderDashboard(figures))
+      yield* Console.log(`Wrote ${path} (${figures.runs.length} runs)`)
+    }).pipe(withEnvironment(o.env))
+).pipe(Command.withDescription("Write OUTPUT_DIR/dashboard.html from the run history (or print the figures as JSON)"))
+
 export const etl = Command.make("etl").pipe(
   Command.withDescription("ETL of customers, products and sales into a star schema"),
-  Command.withSubcommands([run, migrate, health, rejectsCommand, generateCommand])
+  Command.withSubcommands([run, migrate, health, report, rejectsCommand, generateCommand])
 )
 
 export const cli = (version: string) => Command.run(etl, { name: "etl", version })

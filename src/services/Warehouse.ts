@@ -77,6 +77,18 @@ export interface OpenReject {
   readonly attempts: number
 }
 
+export interface HistoryRow {
+  readonly runId: string
+  readonly status: string
+  readonly mode: string
+  readonly startedAt: string
+  readonly durationSeconds: number | null
+  readonly recordsRead: number | null
+  readonly recordsRejected: number | null
+  readonly errorRate: number | null
+  readonly summary: string | null
+}
+
 export interface RunFigures {
   readonly runId: string
   readonly recordsRead: number
@@ -137,6 +149,8 @@ export interface WarehouseService {
   readonly lastSuccessfulRun: Effect.Effect<Option.Option<string>, WarehouseError>
   /** The last `n` successful runs, newest first: the baseline for anomaly detection. */
   readonly recentRuns: (n: number) => Effect.Effect<ReadonlyArray<RunFigures>, WarehouseError>
+  /** The run history for the dashboard, oldest first, with each run's summary JSON. */
+  readonly runHistory: (limit: number) => Effect.Effect<ReadonlyArray<HistoryRow>, WarehouseError>
   /** Figures for the quality checks: flagged customers, newest transaction date. */
   readonly qualityFigures: Effect.Effect<QualityFigures, WarehouseError>
   readonly recordLineage: (rows: ReadonlyArray<LineageRow>) => Effect.Effect<void, WarehouseError>

@@ -427,6 +427,23 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         })),
         Effect.mapError(warehouseError("read run history"))
       ),
+    runHistory: (limit) =>
+      exec(
+        `SELECT run_id, status, mode, CAST(started_at AS ${d.types.text}) AS started_at, duration_seconds, records_read,
+                records_rejected, error_rate, summary
+         FROM etl_run_history ORDER BY started_at DESC LIMIT ${Math.max(1, Math.floor(limit))}`
+      ).pipe(
+        Effect.map((rows) => rows.map((r) => {
+          const row = r as Record<string, unknown>
+          const num = (v: unknown) => (v === null || v === undefined ? null : Number(v))
+          return {
+            runId: String(row.run_id), status: String(row.status), mode: String(row.mode), startedAt: String(row.started_at),
+            durationSeconds: num(row.duration_seconds), recordsRead: num(row.records_read), recordsRejected: num(row.records_rejected),
+            errorRate: num(row.error_rate), summary: (row.summary as string | null) ?? null
+          }
+        }).reverse()),
+        Effect.mapError(warehouseError("read run history"))
+      ),
     qualityFigures: exec(
       `SELECT (SELECT count(*) FROM customer_dim) AS customers,
               (SELECT count(*) FROM customer_dim WHERE quality_flags IS NOT NULL) AS flagged,
