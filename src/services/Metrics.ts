@@ -126,7 +126,7 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
       snapshot: Effect.sync(() => {
         sampleMemory()
         return {
-          sources: Object.fromEntries([...sources].map(([k, v]) => [k, structuredClone(v)])),
+          sources: Object.fromEntries([...sources].map(([k, v]) => [k, { ...structuredClone(v), rows_per_second: v.seconds > 0 ? v.read / v.seconds : 0 }])),
           stages: [...stages],
           changes: Object.fromEntries(changes),
           peakRssBytes: peakRss
