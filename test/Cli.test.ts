@@ -49,6 +49,8 @@ describe("etl", () => {
   it("runs the sample into a SQLite file and migrates idempotently", () => {
     const r = etl(["run"], env)
     expect(r.code).toBe(0)
+    // Not a terminal: no progress redraws, no colour codes.
+    expect(r.stderr).not.toMatch(/\r|\x1b\[/)
     expect(r.stdout).toMatch(/Run \S+: SUCCESS/)
     expect(readdirSync(join(dir, "output")).some((f) => /^run_.*\.json$/.test(f))).toBe(true)
     expect(existsSync(join(dir, "logs", "etl.log"))).toBe(true)

@@ -23,7 +23,8 @@ const consoleLogger = (colour: boolean, minimum: LogLevel.LogLevel) =>
     const tag = colour ? `${COLOURS[level] ?? ""}${level.padEnd(5)}\x1b[0m` : level.padEnd(5)
     const where = stage._tag === "Some" ? ` [${String(stage.value)}]` : ""
     const why = Cause.isEmpty(cause) ? "" : `: ${Cause.pretty(cause, { renderErrorCause: false }).split("\n")[0]}`
-    stderr.write(`${time} ${tag}${where} ${messageText(message)}${why}\n`)
+    // On a terminal the progress line may be showing: clear it, it is redrawn after.
+    stderr.write(`${colour ? "\r\x1b[2K" : ""}${time} ${tag}${where} ${messageText(message)}${why}\n`)
   })
 
 const jsonLine = (options: Logger.Logger.Options<unknown>): string => {

@@ -6,8 +6,9 @@
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Effect, Stream } from "effect"
+import { Chunk, Effect, Option, Stream } from "effect"
 import { SourceError } from "../schema/Errors.js"
+import { Metrics } from "../services/Metrics.js"
 import { makeCsvParser } from "./CsvParser.js"
 
 /** The header, matched trimmed and case-insensitively; extra columns are kept for payloads. */
@@ -96,19 +97,29 @@ export const readCsv = (
       return Effect.flatMap(drain(), (chunk) =>
         header === undefined ? Effect.fail(failure("file is empty: expected a header line")) : Effect.succeed(chunk))
     })
+    let bytes = 0
     return Stream.unwrap(
-      Effect.map(FileSystem.FileSystem, (fs) =>
-        fs.stream(path, { chunkSize: CHUNK_SIZE }).pipe(
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        // Progress, when a Metrics service is present (a run); a bare read has none.
+        const metrics = yield* Effect.serviceOption(Metrics)
+        const total = Option.isSome(metrics)
+          ? Number(yield* fs.stat(path).pipe(Effect.map((i) => i.size), Effect.orElseSucceed(() => 0)))
+          : 0
+        return fs.stream(path, { chunkSize: CHUNK_SIZE }).pipe(
           Stream.mapError((e) => failure(describePlatformError(e), e)),
           Stream.mapChunksEffect((buffers) =>
             Effect.suspend(() => {
-              Chunk.forEach(buffers, (b) => parser.write(decoder.decode(b, { stream: true })))
-              return drain()
+              Chunk.forEach(buffers, (b) => {
+                bytes += b.length
+                parser.write(decoder.decode(b, { stream: true }))
+              })
+              return Option.isSome(metrics) ? Effect.zipRight(metrics.value.bytes(source, bytes, total), drain()) : drain()
             })
           ),
           Stream.concat(Stream.flatten(Stream.fromEffect(Effect.map(end, Stream.fromChunk))))
         )
-      )
+      })
     )
   })
 

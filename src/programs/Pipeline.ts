@@ -6,7 +6,7 @@
  * branch and the run ends `partial`; a warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, DateTime, Duration, Effect, Option, Random, Schedule } from "effect"
+import { Clock, DateTime, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
 import type { SourceError, WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -15,6 +15,7 @@ import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
 import { notify } from "./Notify.js"
+import { reportProgress } from "./Progress.js"
 import { assessQuality } from "./Quality.js"
 import { printSummary, writeFailedRecords, writeSummary, type RunSummary } from "./Report.js"
 import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
@@ -104,6 +105,7 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
     const { now, runId } = run
+    const progress = yield* Effect.forkScoped(reportProgress)
     if (!options.dryRun) {
       yield* Effect.forkScoped(
         Effect.repeat(
@@ -145,6 +147,7 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
     if (!options.dryRun) yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
 
     // ---- report -------------------------------------------------------------
+    yield* Fiber.interrupt(progress)
     const snapshot = yield* metrics.snapshot
     const finishedMs = yield* Clock.currentTimeMillis
     const finishedAt = DateTime.formatIso(DateTime.unsafeMake(finishedMs))

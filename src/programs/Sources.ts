@@ -37,6 +37,7 @@ export const loadCustomers = (run: RunContext) =>
     // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
     yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
     yield* extractCustomers(path).pipe(Stream.mapChunks(transformCustomers(path)), stage)
+    yield* metrics.extracted("customers")
     const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
     yield* metrics.changes("customer_dim", { ...counts })
     return counts
@@ -53,6 +54,7 @@ export const loadProducts = (run: RunContext) =>
     const stage = loadOutcomes<ProductRow>(run.runId, { source: "products", key: (r) => r.product_id, stage: warehouse.stageProducts })
     yield* retried("products", (payload, location) => transformProductPayload(payload, location)).pipe(stage)
     yield* document.products.pipe(Stream.mapChunks(transformProducts(path)), stage)
+    yield* metrics.extracted("products")
     const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging products", warehouse.mergeProducts(run.runId, run.now))
     yield* metrics.changes("product_dim", { ...counts })
     return { counts, metadata: yield* document.metadata }
@@ -142,6 +144,7 @@ export const loadSales = (run: RunContext) =>
         )
       }
     }).pipe(stageSales)
+    yield* metrics.extracted("sales")
     const merge = yield* (yield* CircuitBreaker).resilient("warehouse", "merging sales", warehouse.mergeSales(run.runId, run.now, run.moveMark))
     if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
     yield* metrics.changes("sales_fact", { ...merge })

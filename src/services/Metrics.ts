@@ -19,6 +19,8 @@ export interface SourceCounts {
   error: string | null
   location: string
   seconds: number
+  bytesRead: number
+  bytesTotal: number
 }
 
 export interface StageTiming {
@@ -40,7 +42,9 @@ const emptyCounts = (location: string): SourceCounts => ({
   status: "ok",
   error: null,
   location,
-  seconds: 0
+  seconds: 0,
+  bytesRead: 0,
+  bytesTotal: 0
 })
 
 const bump = (record: Record<string, number>, key: string, n = 1) => {
@@ -53,6 +57,7 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
     const stages: Array<StageTiming> = []
     const changes = new Map<string, ChangeCounts & Record<string, number>>()
     let peakRss = memoryUsage.rss()
+    const active = new Map<string, number>()
 
     const sourceOf = (source: string, location = "") => {
       let c = sources.get(source)
@@ -73,8 +78,22 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
         sources.clear()
         stages.length = 0
         changes.clear()
+        active.clear()
         peakRss = memoryUsage.rss()
       }),
+      /** How far a source's file has been read, for progress and its estimate. */
+      bytes: (source: string, read: number, total: number) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.bytesRead = read
+        c.bytesTotal = total
+      }),
+      /** The source's input is all staged: what remains is the merge. */
+      extracted: (source: string) => Effect.sync(() => {
+        const c = sourceOf(source)
+        c.bytesRead = c.bytesTotal = Math.max(c.bytesTotal, 1)
+      }),
+      /** The stages running now and when each started: what a progress line shows. */
+      active: Effect.sync(() => [...active].map(([stage, startedAt]) => ({ stage, startedAt, counts: sources.get(stage) }))),
       source: (source: string, location: string) => Effect.sync(() => void sourceOf(source, location)),
       read: (source: string, n: number) => Effect.sync(() => {
         sourceOf(source).read += n
@@ -112,8 +131,10 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
       stage: (stage: string, records?: () => number) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
         Effect.gen(function* () {
           const startedAt = yield* Clock.currentTimeMillis
+          active.set(stage, startedAt)
           return yield* effect.pipe(
             Effect.ensuring(Effect.gen(function* () {
+              active.delete(stage)
               const finishedAt = yield* Clock.currentTimeMillis
               sampleMemory()
               const seconds = (finishedAt - startedAt) / 1000
