@@ -9,7 +9,7 @@
 import { Clock, DateTime, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
 import type { SourceError, WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig, configFingerprint } from "../services/AppConfig.js"
 import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
@@ -210,6 +210,7 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
       ],
       products_metadata: outcome.productsMetadata,
       warehouse: config.database.display,
+      config: configFingerprint(config),
       files
     }
 

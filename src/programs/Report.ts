@@ -35,6 +35,8 @@ export interface RunSummary {
   readonly failures: ReadonlyArray<string>
   readonly products_metadata: unknown
   readonly warehouse: string
+  /** sha-256 (first 16 hex) of the non-secret settings, and the settings themselves. */
+  readonly config: { readonly fingerprint: string; readonly settings: unknown }
   readonly files: { readonly summary: string | null; readonly failed_records: string | null }
 }
 

@@ -5,6 +5,7 @@
  * the variable's name and whose message says what it accepts.
  */
 import { Config, ConfigError, Effect, Either, Option, Redacted } from "effect"
+import { createHash } from "node:crypto"
 import * as Money from "../rules/Money.js"
 
 export type DatabaseKind = "sqlite" | "postgres" | "mssql"
@@ -207,6 +208,29 @@ export type AppConfigShape = Effect.Effect.Success<typeof appConfig>
 export class AppConfig extends Effect.Service<AppConfig>()("etl/AppConfig", {
   effect: appConfig
 }) {}
+
+/**
+ * The non-secret configuration a run used, and its fingerprint: the same
+ * settings give the same fingerprint, so a change between two runs shows in
+ * their summaries. Secrets are left out, not hashed.
+ */
+export const configFingerprint = (config: AppConfigShape) => {
+  const settings = {
+    env: config.env,
+    database: config.database.display.replace(/:\*\*\*@/, "@"),
+    files: { ...config.files, sourceDatabase: Option.getOrNull(Option.map(config.files.sourceDatabase, (d) => d.display.replace(/:\*\*\*@/, "@"))) },
+    logging: { ...config.logging, otelEndpoint: Option.getOrNull(config.logging.otelEndpoint) },
+    alerts: {
+      alertsDir: config.alerts.alertsDir, throttleMinutes: config.alerts.throttleMinutes, emailTo: config.alerts.emailTo,
+      emailFrom: config.alerts.emailFrom, slackChannel: config.alerts.slackChannel, slackWarningChannel: config.alerts.slackWarningChannel,
+      smtp: Option.isSome(config.alerts.smtpHost), slackWebhook: Option.isSome(config.alerts.slackWebhookUrl)
+    },
+    processing: { ...config.processing, commissionRate: Money.formatDecimal(config.processing.commissionRate) },
+    quality: config.quality
+  }
+  const fingerprint = createHash("sha256").update(JSON.stringify(settings)).digest("hex").slice(0, 16)
+  return { fingerprint, settings }
+}
 
 /** One line for the user: the variable and what it accepts. */
 export const describeConfigError = (error: ConfigError.ConfigError): string => {
