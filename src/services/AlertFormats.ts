@@ -130,3 +130,11 @@ export const formatSlack = (a: Alert, c: AlertContext, channel: string): string 
   ]
   return lines.join("\n") + "\n\n"
 }
+
+/** The Slack incoming-webhook payload: the simulated message without its banner, in mrkdwn. */
+export const slackPayload = (a: Alert, c: AlertContext, channel: string) => {
+  const lines = formatSlack(a, c, channel).split("\n")
+  // Drop the banner, the channel/bot/timestamp header and the closing rule.
+  const body = lines.slice(lines.findIndex((l) => l.startsWith("Alert Level:")) + 2).filter((l) => !/^=+$/.test(l))
+  return { channel, username: "ETL Monitor", text: body.join("\n").trim(), mrkdwn: true }
+}

@@ -7,12 +7,12 @@
  * `throttling_decisions.log`. Writing an alert can fail (a read-only folder):
  * that is logged, never a reason to fail the run.
  */
-import { FileSystem } from "@effect/platform"
-import { Clock, Effect } from "effect"
+import { FetchHttpClient, FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
+import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
 import { hostname } from "node:os"
 import { memoryUsage, pid } from "node:process"
 import { AppConfig } from "./AppConfig.js"
-import { formatEmail, formatSlack, type Alert, type AlertContext } from "./AlertFormats.js"
+import { formatEmail, formatSlack, slackPayload, type Alert, type AlertContext } from "./AlertFormats.js"
 
 export type { Alert, Severity } from "./AlertFormats.js"
 
@@ -21,9 +21,28 @@ const stamp = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice
 export type Decision = "sent" | "throttled"
 
 export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
+  dependencies: [FetchHttpClient.layer],
   effect: Effect.gen(function* () {
     const config = yield* AppConfig
     const fs = yield* FileSystem.FileSystem
+    const http = (yield* HttpClient.HttpClient).pipe(HttpClient.filterStatusOk)
+
+    /** Real delivery to the Slack incoming webhook, when configured: 5 s timeout, two retries. */
+    const deliverSlack = (payload: ReturnType<typeof slackPayload>) =>
+      Option.match(config.alerts.slackWebhookUrl, {
+        onNone: () => Effect.void,
+        onSome: (url) =>
+          HttpClientRequest.post(Redacted.value(url)).pipe(
+            HttpClientRequest.bodyUnsafeJson(payload),
+            http.execute,
+            Effect.scoped,
+            Effect.timeout(Duration.seconds(5)),
+            Effect.retry(Schedule.exponential(Duration.millis(200)).pipe(Schedule.intersect(Schedule.recurs(2)))),
+            Effect.zipRight(Effect.logDebug("alert delivered to the Slack webhook")),
+            // The URL is a secret: the error names only what failed.
+            Effect.catchAll((e) => Effect.logError(`could not deliver the alert to the Slack webhook: ${e._tag}`))
+          )
+      })
     const dir = config.alerts.alertsDir.replace(/\/+$/, "")
     const windowMs = config.alerts.throttleMinutes * 60_000
     const statePath = `${dir}/throttle_state.json`
@@ -77,6 +96,7 @@ export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
       }
       const channel = alert.severity === "warning" || alert.severity === "info" ? config.alerts.slackWarningChannel : config.alerts.slackChannel
       yield* append("slack_notifications.log", formatSlack(alert, context, channel))
+      yield* deliverSlack(slackPayload(alert, context, channel))
       yield* Effect.logInfo(`alert sent: ${alert.severity} ${alert.key} (${alert.title})`)
       return decision
     }, (effect, alert) =>

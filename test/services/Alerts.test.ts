@@ -1,0 +1,56 @@
+/** Real Slack delivery: an incoming webhook on 127.0.0.1 receives the alert; a broken one is logged, never fatal. */
+import { NodeContext } from "@effect/platform-node"
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Layer } from "effect"
+import { readFileSync } from "node:fs"
+import { createServer } from "node:http"
+import type { AddressInfo } from "node:net"
+import { join } from "node:path"
+import * as TestLayer from "../../src/layers/Test.js"
+import { Alerts } from "../../src/services/Alerts.js"
+import { inputs } from "../support/Fixtures.js"
+
+const webhook = (status: number) =>
+  Effect.acquireRelease(
+    Effect.async<{ url: string; received: Array<{ path: string; body: Record<string, unknown> }>; close: () => void }>((resume) => {
+      const received: Array<{ path: string; body: Record<string, unknown> }> = []
+      const server = createServer((req, res) => {
+        let body = ""
+        req.on("data", (c) => (body += c))
+        req.on("end", () => {
+          received.push({ path: req.url ?? "", body: JSON.parse(body) as Record<string, unknown> })
+          res.writeHead(status).end(status === 200 ? "ok" : "no")
+        })
+      })
+      server.listen(0, "127.0.0.1", () =>
+        resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/SECRET`, received, close: () => void server.close() })))
+    }),
+    (s) => Effect.sync(s.close)
+  )
+
+const alert = { key: "source_failed_products", severity: "error" as const, title: "ETL Pipeline Partial - products source failed", stage: "Extract products", errorType: "SourceError", message: "products.json: malformed JSON" }
+
+describe("Slack delivery", () => {
+  it.scoped("posts the alert to the incoming webhook and still writes the simulation", () =>
+    Effect.gen(function* () {
+      const hook = yield* webhook(200)
+      const { dir, settings } = inputs({})
+      const layer = Layer.fresh(Alerts.Default).pipe(Layer.provideMerge(TestLayer.config({ ...settings, SLACK_WEBHOOK_URL: hook.url, SLACK_CHANNEL: "#etl" })), Layer.provideMerge(NodeContext.layer))
+      expect(yield* Effect.provide(Effect.flatMap(Alerts, (a) => a.send(alert)), layer)).toBe("sent")
+      expect(hook.received).toHaveLength(1)
+      expect(hook.received[0]!.path).toBe("/services/T0/B0/SECRET")
+      expect(hook.received[0]!.body).toMatchObject({ channel: "#etl", username: "ETL Monitor" })
+      expect(String(hook.received[0]!.body.text)).toContain("*ETL Pipeline Partial - products source failed*")
+      expect(readFileSync(join(dir, "alerts", "slack_notifications.log"), "utf8")).toContain("Channel: #etl")
+    }))
+
+  it.scopedLive("logs a failing webhook and goes on", () =>
+    Effect.gen(function* () {
+      const hook = yield* webhook(500)
+      const { dir, settings } = inputs({})
+      const layer = Layer.fresh(Alerts.Default).pipe(Layer.provideMerge(TestLayer.config({ ...settings, SLACK_WEBHOOK_URL: hook.url })), Layer.provideMerge(NodeContext.layer))
+      expect(yield* Effect.provide(Effect.flatMap(Alerts, (a) => a.send(alert)), layer)).toBe("sent")
+      expect(hook.received).toHaveLength(3)
+      expect(readFileSync(join(dir, "alerts", "slack_notifications.log"), "utf8")).toContain("products source failed")
+    }), { timeout: 20_000 })
+})
