@@ -115,6 +115,12 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
       )
     }
 
+    // A full refresh rewrites everything it reads: keep a copy of the warehouse from before.
+    if (resolved.mode === "full-refresh" && !options.dryRun) {
+      const where = yield* metrics.stage("backup")(warehouse.backup(runId, `${config.files.outputDir}/backups`, config.files.backupKeep))
+      if (where !== null) yield* Effect.logInfo(`backed the warehouse up to ${where} (the newest ${config.files.backupKeep} are kept)`)
+    }
+
     const body = Effect.gen(function* () {
       const [, products] = yield* Effect.all(
         [

@@ -145,7 +145,8 @@ export const appConfig = Effect.gen(function* () {
       productsFile: yield* text("PRODUCTS_FILE", inDir("products.json")),
       salesFile: yield* text("SALES_FILE", inDir("sales_transactions.csv")),
       sourceDatabase: yield* sourceDatabase,
-      outputDir: yield* text("OUTPUT_DIR", "data/output")
+      outputDir: yield* text("OUTPUT_DIR", "data/output"),
+      backupKeep: yield* integer("BACKUP_KEEP", 3, 1)
     },
     logging: {
       logDir: yield* text("LOG_DIR", "logs"),

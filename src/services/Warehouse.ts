@@ -157,6 +157,11 @@ export interface WarehouseService {
   /** validate_loaded_data: required columns, recomputed business rules, orphan facts. */
   readonly validate: (commissionRate: string) => Effect.Effect<ReadonlyArray<ValidationFinding>, WarehouseError>
   readonly clearStaging: (runId: string) => Effect.Effect<void, WarehouseError>
+  /**
+   * Backs the warehouse up before a full refresh and keeps the newest `keep`:
+   * SQLite's online backup into `dir`, a backup schema on a server. Returns where.
+   */
+  readonly backup: (runId: string, dir: string, keep: number) => Effect.Effect<string | null, WarehouseError>
   /** Runs the effect in one transaction and rolls it back: `--dry-run`. */
   readonly rollbackAfter: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | WarehouseError, R>
   readonly tableCounts: Effect.Effect<Readonly<Record<string, number>>, WarehouseError>

@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import * as TestLayer from "../../src/layers/Test.js"
 import { Alerts } from "../../src/services/Alerts.js"
+import { SMTPServer } from "smtp-server"
 import { inputs } from "../support/Fixtures.js"
 
 const webhook = (status: number) =>
@@ -53,4 +54,41 @@ describe("Slack delivery", () => {
       expect(hook.received).toHaveLength(3)
       expect(readFileSync(join(dir, "alerts", "slack_notifications.log"), "utf8")).toContain("products source failed")
     }), { timeout: 20_000 })
+
+  it.scopedLive("emails critical and error alerts through SMTP, with authentication", () =>
+    Effect.gen(function* () {
+      const mails: Array<{ from: string; to: ReadonlyArray<string>; data: string; user: string | undefined }> = []
+      const server = yield* Effect.acquireRelease(
+        Effect.async<{ port: number; close: () => void }>((resume) => {
+          const smtp = new SMTPServer({
+            authOptional: true,
+            disabledCommands: ["STARTTLS"],
+            onAuth: (auth, _session, cb) => cb(null, { user: auth.username }),
+            onData: (stream, session, cb) => {
+              let data = ""
+              stream.on("data", (c: Buffer) => (data += c.toString()))
+              stream.on("end", () => {
+                mails.push({ from: String((session.envelope.mailFrom as { address: string }).address), to: session.envelope.rcptTo.map((r) => r.address), data, user: session.user as string | undefined })
+                cb()
+              })
+            }
+          })
+          smtp.listen(0, "127.0.0.1", () => resume(Effect.succeed({ port: (smtp.server.address() as AddressInfo).port, close: () => void smtp.close() })))
+        }),
+        (s) => Effect.sync(s.close)
+      )
+      const { settings } = inputs({})
+      const layer = Layer.fresh(Alerts.Default).pipe(
+        Layer.provideMerge(TestLayer.config({
+          ...settings, SMTP_HOST: "127.0.0.1", SMTP_PORT: String(server.port), SMTP_USER: "etl", SMTP_PASSWORD: "pw",
+          ALERT_EMAIL_TO: "data-team@company.com, on-call@company.com"
+        })),
+        Layer.provideMerge(NodeContext.layer)
+      )
+      yield* Effect.provide(Effect.flatMap(Alerts, (a) => Effect.zipRight(a.send(alert), a.send({ ...alert, key: "w", severity: "warning" }))), layer)
+      expect(mails).toHaveLength(1)
+      expect(mails[0]).toMatchObject({ from: "etl-alerts@company.com", to: ["data-team@company.com", "on-call@company.com"], user: "etl" })
+      expect(mails[0]!.data).toContain("Subject: ERROR: ETL Pipeline Partial - products source failed")
+      expect(mails[0]!.data).toContain("RECOMMENDED ACTIONS:")
+    }))
 })

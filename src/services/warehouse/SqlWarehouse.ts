@@ -6,7 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
 import { Data, Duration, Effect, Layer, Option } from "effect"
-import { readFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
@@ -477,6 +477,30 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         (t) => exec(`DELETE FROM ${t} WHERE run_id = ?`, [runId]),
         { discard: true }
       ).pipe(Effect.mapError(warehouseError("clear staging"))),
+    backup: (runId, dir, keep) =>
+      Effect.gen(function* () {
+        const tag = runId.replace(/[^A-Za-z0-9]/g, "_").toLowerCase()
+        if (d.kind === "sqlite") {
+          const client = sql as SqlClient.SqlClient & { readonly backup?: (to: string) => Effect.Effect<unknown, SqlError.SqlError>; readonly config?: { readonly filename?: string } }
+          if (client.backup === undefined || client.config?.filename === ":memory:") return null
+          const folder = dir.replace(/\/+$/, "")
+          mkdirSync(folder, { recursive: true })
+          const path = `${folder}/warehouse-${tag}.db`
+          yield* client.backup(path)
+          const old = readdirSync(folder).filter((f) => /^warehouse-.*\.db$/.test(f)).sort().slice(0, -keep)
+          for (const f of old) rmSync(`${folder}/${f}`, { force: true })
+          return path
+        }
+        const schema = `etl_backup_${tag}`
+        yield* exec(`CREATE SCHEMA ${schema}`)
+        for (const t of ["customer_dim", "product_dim", "sales_fact", "etl_rejects", "etl_state"]) {
+          yield* exec(`CREATE TABLE ${schema}.${t} AS SELECT * FROM ${t}`)
+        }
+        const schemas = (yield* exec(`SELECT nspname FROM pg_namespace WHERE nspname LIKE 'etl\\_backup\\_%' ORDER BY nspname`))
+          .map((r) => String((r as { nspname: string }).nspname))
+        for (const old of schemas.slice(0, -keep)) yield* exec(`DROP SCHEMA ${old} CASCADE`)
+        return schema
+      }).pipe(Effect.mapError((e) => warehouseError("back up")(e as SqlError.SqlError))),
     rollbackAfter: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(
         Effect.flatMap((value) => Effect.fail(new DryRunRollback({ value }))),
