@@ -32,6 +32,6 @@ export const config = (settings: Readonly<Record<string, string>>) =>
 export const layer = (settings: Readonly<Record<string, string>>, filename = ":memory:") =>
   Layer.mergeAll(SqliteWarehouse.layerSqlite(filename), Layer.fresh(Metrics.Default), Logger.remove(Logger.defaultLogger), Layer.fresh(CircuitBreaker.Default)).pipe(
     Layer.provideMerge(Layer.fresh(Alerts.Default)),
-    Layer.provideMerge(config(settings)),
+    Layer.provideMerge(config({ DATABASE_URL: `sqlite:${filename}`, ...settings })),
     Layer.provideMerge(NodeContext.layer)
   )

@@ -15,6 +15,7 @@ import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
 import { notify } from "./Notify.js"
+import { emitLineage, newLineageRunId, runEvent } from "./OpenLineage.js"
 import { reportProgress } from "./Progress.js"
 import { assessQuality } from "./Quality.js"
 import { printSummary, writeFailedRecords, writeSummary, type RunSummary } from "./Report.js"
@@ -79,7 +80,11 @@ export const runPipeline = (options: RunOptions) =>
         runId, env: config.env, startedAt: now, mode: resolved.mode, windowFrom: run.window.from, windowTo: run.window.to
       })
     }
+    const lineageRunId = newLineageRunId()
+    if (!options.dryRun) yield* emitLineage(runEvent(config, lineageRunId, runId, "START", now))
     return yield* afterBegin(options, run, resolved, startedMs).pipe(
+      Effect.tap((summary) =>
+        options.dryRun ? Effect.void : emitLineage(runEvent(config, lineageRunId, runId, summary.status === "failed" ? "FAIL" : "COMPLETE", summary.finished_at, summary))),
       Effect.annotateLogs({ run_id: runId, env: config.env }),
       Effect.onInterrupt(() =>
         options.dryRun ? Effect.void : Effect.gen(function* () {
@@ -88,6 +93,7 @@ export const runPipeline = (options: RunOptions) =>
           const read = Object.values(snapshot.sources).reduce((n, c) => n + c.read, 0)
           yield* Effect.logWarning(`run ${runId} interrupted: the open batch rolled back; the next run starts over cleanly`)
           yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
+          yield* emitLineage(runEvent(config, lineageRunId, runId, "ABORT", finishedAt))
           yield* warehouse.finishRun({
             runId, finishedAt, status: "interrupted", recordsRead: read, recordsLoaded: 0, recordsRejected: 0,
             recordsFiltered: 0, errorRate: 0, durationSeconds: 0, summaryJson: JSON.stringify({ run_id: runId, status: "interrupted" })

@@ -187,6 +187,12 @@ export const appConfig = Effect.gen(function* () {
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
       lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0)
     },
+    lineageUrl: yield* optionalText("OPENLINEAGE_URL").pipe(
+      Config.mapOrFail((o) =>
+        Option.isSome(o) && !/^https?:\/\/[^/\s]+/.test(o.value)
+          ? Either.left(invalid("OPENLINEAGE_URL", `expected an http(s) URL such as http://localhost:5000, got '${o.value}'`))
+          : Either.right(o))
+    ),
     quality: {
       completenessWarn: yield* fraction("QUALITY_COMPLETENESS_WARN", 0.05),
       completenessError: yield* fraction("QUALITY_COMPLETENESS_ERROR", 0.2),
