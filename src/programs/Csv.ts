@@ -72,9 +72,15 @@ export const readCsv = (
         if (header === undefined) {
           header = makeHeader(fields)
           const missing = required.filter((c) => !header!.index.has(c))
-          if (missing.length > 0) {
+          if (missing.length > 0 && fields.some((f) => /[\uFFFD\x00-\x08\x0E-\x1F]/.test(f))) {
+            headerError = failure("the first line is not text: the file looks binary or is not UTF-8")
+          } else if (missing.length > 0) {
+            const first = fields[0] ?? ""
+            const delimiter = fields.length === 1 ? [";", "\t", "|"].find((d) => first.includes(d)) : undefined
+            const found = header.names.join(", ")
             headerError = failure(
-              `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${header.names.join(", ")})`
+              `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${found.length > 200 ? found.slice(0, 200) + "…" : found})` +
+                (delimiter === undefined ? "" : `; the file looks delimited by ${delimiter === "\t" ? "tabs" : `'${delimiter}'`}, expected ','`)
             )
           }
           return

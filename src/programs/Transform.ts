@@ -32,8 +32,19 @@ const malformed = (source: Source, path: string, item: CsvItem, keyColumn: strin
       payload: { raw: item.raw.length > 10_000 ? item.raw.slice(0, 10_000) + "…" : item.raw }
     })
   }
-  if (item.fields.length === item.header.names.length) return undefined
   const key = field(item, keyColumn).trim()
+  // The reader decodes invalid UTF-8 as U+FFFD: such a row would load corrupted text.
+  if (item.fields.some((f) => f.includes("\uFFFD"))) {
+    return new Reject({
+      source,
+      record_key: key === "" ? null : key,
+      category: "malformed",
+      reason: "the row is not valid UTF-8",
+      location: `${path} line ${item.line}`,
+      payload: payloadOf(item)
+    })
+  }
+  if (item.fields.length === item.header.names.length) return undefined
   return new Reject({
     source,
     record_key: key === "" ? null : key,
