@@ -73,6 +73,15 @@ const fraction = (name: string, fallback: number) =>
 const optionalText = (name: string) =>
   Config.string(name).pipe(Config.option, Config.map(Option.flatMap((s) => (s.trim() === "" ? Option.none() : Option.some(s.trim())))))
 
+/** An optional http(s) URL that is not a secret. */
+const optionalHttpUrl = (name: string, example: string) =>
+  optionalText(name).pipe(
+    Config.mapOrFail((o) =>
+      Option.isSome(o) && !/^https?:\/\/[^/\s]+/.test(o.value)
+        ? Either.left(invalid(name, `expected an http(s) URL such as ${example}, got '${o.value}'`))
+        : Either.right(o))
+  )
+
 const optionalSecret = (name: string) =>
   Config.redacted(name).pipe(
     Config.option,
@@ -157,12 +166,7 @@ export const appConfig = Effect.gen(function* () {
       maxFileBytes: yield* integer("LOG_MAX_BYTES", 5 * 1024 * 1024, 1024),
       maxFiles: yield* integer("LOG_MAX_FILES", 5, 1),
       env,
-      otelEndpoint: yield* optionalText("OTEL_EXPORTER_OTLP_ENDPOINT").pipe(
-        Config.mapOrFail((o) =>
-          Option.isSome(o) && !/^https?:\/\/[^/\s]+/.test(o.value)
-            ? Either.left(invalid("OTEL_EXPORTER_OTLP_ENDPOINT", `expected an http(s) URL such as http://localhost:4318, got '${o.value}'`))
-            : Either.right(o))
-      )
+      otelEndpoint: yield* optionalHttpUrl("OTEL_EXPORTER_OTLP_ENDPOINT", "http://localhost:4318")
     },
     alerts: {
       alertsDir: yield* text("ALERTS_DIR", "alerts"),
@@ -187,12 +191,7 @@ export const appConfig = Effect.gen(function* () {
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
       lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0)
     },
-    lineageUrl: yield* optionalText("OPENLINEAGE_URL").pipe(
-      Config.mapOrFail((o) =>
-        Option.isSome(o) && !/^https?:\/\/[^/\s]+/.test(o.value)
-          ? Either.left(invalid("OPENLINEAGE_URL", `expected an http(s) URL such as http://localhost:5000, got '${o.value}'`))
-          : Either.right(o))
-    ),
+    lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),
     quality: {
       completenessWarn: yield* fraction("QUALITY_COMPLETENESS_WARN", 0.05),
       completenessError: yield* fraction("QUALITY_COMPLETENESS_ERROR", 0.2),

@@ -2,35 +2,25 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
-import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import * as TestLayer from "../../src/layers/Test.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { inputs } from "../support/Fixtures.js"
+import { httpSink } from "../support/HttpSink.js"
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const root = join(import.meta.dirname, "../..")
 
 describe("OpenLineage", () => {
-  it.live("writes START and COMPLETE for a run to lineage.jsonl and posts them to OPENLINEAGE_URL", () =>
+  it.scopedLive("writes START and COMPLETE for a run to lineage.jsonl and posts them to OPENLINEAGE_URL", () =>
     Effect.gen(function* () {
-      const posted: Array<unknown> = []
-      const server = createServer((req, res) => {
-        let body = ""
-        req.on("data", (c) => (body += c))
-        req.on("end", () => {
-          if (req.url === "/api/v1/lineage") posted.push(JSON.parse(body))
-          res.writeHead(201).end()
-        })
-      })
-      yield* Effect.async<void>((resume) => void server.listen(0, "127.0.0.1", () => resume(Effect.void)))
+      const lineageServer = yield* httpSink(201)
       const { dir, settings } = inputs({})
       const layer = TestLayer.layer({
-        ...settings, INPUT_DIR: join(root, "data/input"), OPENLINEAGE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+        ...settings, INPUT_DIR: join(root, "data/input"), OPENLINEAGE_URL: lineageServer.url
       }, join(dir, "w.db"))
       const summary = yield* runPipeline({ date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: false, dryRun: false }).pipe(Effect.provide(layer))
-      server.close()
+      const posted = lineageServer.received.filter((r) => r.path === "/api/v1/lineage").map((r) => r.body)
       const events = readFileSync(join(settings.OUTPUT_DIR!, "lineage.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
       expect(events.map((e) => e.eventType)).toEqual(["START", "COMPLETE"])
       expect(posted).toEqual(events)

@@ -3,31 +3,19 @@ import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
 import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import * as TestLayer from "../../src/layers/Test.js"
 import { Alerts } from "../../src/services/Alerts.js"
 import { SMTPServer } from "smtp-server"
 import { inputs } from "../support/Fixtures.js"
+import { httpSink } from "../support/HttpSink.js"
 
 const webhook = (status: number) =>
-  Effect.acquireRelease(
-    Effect.async<{ url: string; received: Array<{ path: string; body: Record<string, unknown> }>; close: () => void }>((resume) => {
-      const received: Array<{ path: string; body: Record<string, unknown> }> = []
-      const server = createServer((req, res) => {
-        let body = ""
-        req.on("data", (c) => (body += c))
-        req.on("end", () => {
-          received.push({ path: req.url ?? "", body: JSON.parse(body) as Record<string, unknown> })
-          res.writeHead(status).end(status === 200 ? "ok" : "no")
-        })
-      })
-      server.listen(0, "127.0.0.1", () =>
-        resume(Effect.succeed({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/services/T0/B0/SECRET`, received, close: () => void server.close() })))
-    }),
-    (s) => Effect.sync(s.close)
-  )
+  Effect.map(httpSink(status), (sink) => ({
+    url: `${sink.url}/services/T0/B0/SECRET`,
+    received: sink.received as Array<{ readonly path: string; readonly body: Record<string, unknown> }>
+  }))
 
 const alert = { key: "source_failed_products", severity: "error" as const, title: "ETL Pipeline Partial - products source failed", stage: "Extract products", errorType: "SourceError", message: "products.json: malformed JSON" }
 
