@@ -6,7 +6,7 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Option } from "effect"
-import { copyFileSync, writeFileSync } from "node:fs"
+import { copyFileSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as TestLayer from "./../src/layers/Test.js"
 import { runPipeline } from "./../src/programs/Pipeline.js"
@@ -113,4 +113,18 @@ describe("bad input corpus", () => {
       }).run
       expect(wide.sources.customers).toMatchObject({ read: 1, loaded: 1 })
     }), { timeout: 60_000 })
+
+  it.effect("an unwritable output folder stops the run before the warehouse is touched, with an alert", () =>
+    Effect.gen(function* () {
+      const fixture = inputs({})
+      for (const f of Object.values(slots)) copyFileSync(join(root, "data/input", f), join(fixture.settings.INPUT_DIR!, f))
+      const result = yield* Effect.gen(function* () {
+        const outcome = yield* Effect.either(runPipeline(full))
+        const tables = yield* (yield* SqlClient.SqlClient)`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`
+        return { outcome, tables }
+      }).pipe(Effect.provide(TestLayer.layer({ ...fixture.settings, OUTPUT_DIR: "/etc/hostname/out" })))
+      expect(result.outcome._tag === "Left" && result.outcome.left.message).toMatch(/cannot write \/etc\/hostname\/out: OUTPUT_DIR is not writable/)
+      expect(result.tables).toEqual([{ n: 0 }])
+      expect(readFileSync(join(fixture.settings.ALERTS_DIR!, "email_alerts.log"), "utf8")).toContain("output folder not writable")
+    }))
 })

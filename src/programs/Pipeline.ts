@@ -7,7 +7,8 @@
  * The summary is always written, and returned to the caller.
  */
 import { Clock, DateTime, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
-import type { SourceError, WarehouseError } from "../schema/Errors.js"
+import { FileSystem } from "@effect/platform"
+import { OutputError, type SourceError, type WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig, configFingerprint } from "../services/AppConfig.js"
 import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
@@ -34,6 +35,19 @@ const newRunId = Effect.gen(function* () {
   return { runId: `${stamp}-${suffix}`, now: DateTime.formatIso(now) }
 })
 
+/** Creates OUTPUT_DIR if needed and proves a file can be written there. */
+const outputWritable = (dir: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const probe = `${dir.replace(/\/+$/, "")}/.etl-write-probe`
+    yield* fs.makeDirectory(dir, { recursive: true })
+    yield* fs.writeFileString(probe, "")
+    yield* fs.remove(probe)
+  }).pipe(
+    Effect.timeout(Duration.seconds(5)),
+    Effect.mapError((e) => new OutputError({ path: dir, reason: `OUTPUT_DIR is not writable (${e.message})` }))
+  )
+
 /** A source's branch: its SourceError becomes a recorded failure instead of ending the run. */
 const degradeGracefully = (source: string) => <A, R>(branch: Effect.Effect<A, SourceError | WarehouseError | CircuitOpen, R>) =>
   Effect.flatMap(Metrics, (metrics) =>
@@ -57,6 +71,14 @@ export const runPipeline = (options: RunOptions) =>
 
     const breaker = yield* CircuitBreaker
     const alerts = yield* Alerts
+    // The run's record goes to OUTPUT_DIR: find out it is unwritable before touching the warehouse.
+    yield* outputWritable(config.files.outputDir).pipe(
+      Effect.tapError((e) =>
+        alerts.send({
+          key: "output_unwritable", severity: "critical", title: "ETL Pipeline Failed - output folder not writable",
+          stage: "Start", errorType: "OutputError", message: `${e.message}. Nothing was loaded.`
+        }))
+    )
     const migrated = yield* metrics.stage("migrate")(breaker.resilient("warehouse", "migrating the warehouse", warehouse.migrate)).pipe(
       Effect.either
     )
