@@ -12,6 +12,7 @@ import { dashboardFigures, renderDashboard } from "./programs/Dashboard.js"
 import { generate } from "./programs/Generate.js"
 import { healthCheck } from "./programs/Health.js"
 import { runPipeline } from "./programs/Pipeline.js"
+import { formatTable } from "./programs/Report.js"
 import { seedSourceDatabase } from "./programs/SeedSource.js"
 import { parseIsoDay } from "./rules/Dates.js"
 import { Alerts } from "./services/Alerts.js"
@@ -161,10 +162,7 @@ const generateCommand = Command.make(
     }).pipe(Effect.catchTag("OutputError", (e) => explain(e)))
 ).pipe(Command.withDescription("Write a deterministic synthetic data set (with a few percent of dirty rows)"))
 
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n")
-}
+const table = (rows: ReadonlyArray<ReadonlyArray<string>>) => formatTable(rows, "text")
 
 const rejectsCommand = Command.make(
   "rejects",

@@ -28,7 +28,6 @@ export const partition = <A extends object>(
   const rows = new Map<string, A>()
   const rejects: Array<Reject> = []
   const filtered: Record<string, number> = {}
-  let accepted = 0
   for (const outcome of batch) {
     if (outcome instanceof Reject) rejects.push(outcome)
     else if (isFiltered(outcome)) filtered[outcome.why] = (filtered[outcome.why] ?? 0) + 1
@@ -36,10 +35,9 @@ export const partition = <A extends object>(
       const k = key(outcome)
       rows.delete(k)
       rows.set(k, outcome)
-      accepted++
     }
   }
-  return { rows: [...rows.values()], rejects, filtered, accepted }
+  return { rows: [...rows.values()], rejects, filtered }
 }
 
 /**
@@ -100,14 +98,19 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
             rejects.push(...refused)
             const accepted = batch.length - rejects.length - Object.values(filtered).reduce((a, b) => a + b, 0)
             if (rejects.length > 0) yield* retry(warehouse.recordRejects(runId, rejects))
-            yield* metrics.read(target.source, batch.length)
-            yield* metrics.loaded(target.source, accepted)
-            for (const r of rejects) yield* metrics.rejected(target.source, r.category)
-            for (const [why, n] of Object.entries(filtered)) yield* metrics.filtered(target.source, why, n)
+            // Tallied here, one Metrics call per category and flag: this runs for every batch.
+            const rejectedBy: Record<string, number> = {}
+            for (const r of rejects) rejectedBy[r.category] = (rejectedBy[r.category] ?? 0) + 1
+            const flagged: Record<string, number> = {}
             for (const row of rows) {
               const flags = (row as { readonly quality_flags?: string | null }).quality_flags
-              if (flags) yield* metrics.flagged(target.source, flags)
+              if (flags) for (const f of flags.split(",")) flagged[f] = (flagged[f] ?? 0) + 1
             }
+            yield* metrics.read(target.source, batch.length)
+            yield* metrics.loaded(target.source, accepted)
+            for (const [category, n] of Object.entries(rejectedBy)) yield* metrics.rejected(target.source, category, n)
+            for (const [why, n] of Object.entries(filtered)) yield* metrics.filtered(target.source, why, n)
+            yield* metrics.flagged(target.source, flagged)
           })
         ),
         Stream.runDrain

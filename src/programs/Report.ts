@@ -82,10 +82,16 @@ export const writeSummary = (outputDir: string, summary: RunSummary) =>
 export const writeFailedRecords = (outputDir: string, runId: string, rejects: ReadonlyArray<OpenReject>) =>
   writeFile(`${outputDir}/failed_records_${runId}.csv`, failedRecordsCsv(rejects))
 
-const table = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
+/**
+ * Rows as aligned columns, the first row a header. `numbers`: columns after
+ * the first align right (counts); `text`: every column aligns left.
+ */
+export const formatTable = (rows: ReadonlyArray<ReadonlyArray<string>>, align: "numbers" | "text" = "numbers"): string => {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)))
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ")).join("\n")
+  const cell = (c: string, i: number) => (i === 0 || align === "text" ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))
+  return rows.map((r) => r.map(cell).join("  ").trimEnd()).join("\n")
 }
+const table = formatTable
 
 /** The aligned table printed at the end of every run. */
 export const formatSummary = (s: RunSummary): string => {

@@ -117,9 +117,10 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
         c.filtered += n
         bump(c.filteredBy, why, n)
       }),
-      flagged: (source: string, flags: string) => Effect.sync(() => {
+      /** Loaded records with quality flags, counted by flag. */
+      flagged: (source: string, counts: Readonly<Record<string, number>>) => Effect.sync(() => {
         const c = sourceOf(source)
-        for (const f of flags.split(",")) bump(c.flagged, f)
+        for (const [flag, n] of Object.entries(counts)) bump(c.flagged, flag, n)
       }),
       failed: (source: string, error: string) => Effect.sync(() => {
         const c = sourceOf(source)
