@@ -18,14 +18,21 @@ const bad = (name: string) => join(root, "test/fixtures/bad", name)
 const slots = { customers: "customers.csv", products: "products.json", sales: "sales_transactions.csv" } as const
 const full = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
 
-/** Runs the pipeline with `file` as the `slot` input. */
-const runWith = (slot: keyof typeof slots, file: string | ((path: string) => void)) => {
+/** The sample as inputs, `file` as the `slot` input (a path to copy, or a writer); extra settings on top. */
+const fixtureWith = (slot: keyof typeof slots, file: string | ((path: string) => void), extra: Record<string, string> = {}) => {
   const fixture = inputs({})
   for (const f of Object.values(slots)) copyFileSync(join(root, "data/input", f), join(fixture.settings.INPUT_DIR!, f))
   const target = join(fixture.settings.INPUT_DIR!, slots[slot])
   if (typeof file === "string") copyFileSync(file, target)
   else file(target)
-  return { target, run: runPipeline(full).pipe(Effect.provide(TestLayer.layer(fixture.settings))) }
+  const settings = { ...fixture.settings, ...extra }
+  return { target, settings, layer: TestLayer.layer(settings) }
+}
+
+/** Runs the pipeline with `file` as the `slot` input. */
+const runWith = (slot: keyof typeof slots, file: string | ((path: string) => void)) => {
+  const { layer, target } = fixtureWith(slot, file)
+  return { target, run: runPipeline(full).pipe(Effect.provide(layer)) }
 }
 
 const accounted = (s: RunSummary) => {
@@ -77,14 +84,12 @@ describe("bad input corpus", () => {
 
   it.effect("duplicate-keys.csv keeps the last row; a date in the year 99999 is flagged, not loaded as a date", () =>
     Effect.gen(function* () {
-      const fixture = inputs({})
-      for (const f of Object.values(slots)) copyFileSync(join(root, "data/input", f), join(fixture.settings.INPUT_DIR!, f))
-      copyFileSync(bad("duplicate-keys.csv"), join(fixture.settings.INPUT_DIR!, "customers.csv"))
+      const { layer } = fixtureWith("customers", bad("duplicate-keys.csv"))
       const rows = yield* Effect.gen(function* () {
         const summary = yield* runPipeline(full)
         accounted(summary)
         return yield* (yield* SqlClient.SqlClient)`SELECT customer_id, email, base_segment, registration_date, quality_flags FROM customer_dim`
-      }).pipe(Effect.provide(TestLayer.layer(fixture.settings)))
+      }).pipe(Effect.provide(layer))
       expect(rows).toEqual([{ customer_id: "C1", email: "ann@b.co", base_segment: "Premium", registration_date: null, quality_flags: "invalid_registration_date" }])
     }))
 
@@ -116,15 +121,14 @@ describe("bad input corpus", () => {
 
   it.effect("an unwritable output folder stops the run before the warehouse is touched, with an alert", () =>
     Effect.gen(function* () {
-      const fixture = inputs({})
-      for (const f of Object.values(slots)) copyFileSync(join(root, "data/input", f), join(fixture.settings.INPUT_DIR!, f))
+      const { layer, settings } = fixtureWith("customers", join(root, "data/input/customers.csv"), { OUTPUT_DIR: "/etc/hostname/out" })
       const result = yield* Effect.gen(function* () {
         const outcome = yield* Effect.either(runPipeline(full))
         const tables = yield* (yield* SqlClient.SqlClient)`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`
         return { outcome, tables }
-      }).pipe(Effect.provide(TestLayer.layer({ ...fixture.settings, OUTPUT_DIR: "/etc/hostname/out" })))
+      }).pipe(Effect.provide(layer))
       expect(result.outcome._tag === "Left" && result.outcome.left.message).toMatch(/cannot write \/etc\/hostname\/out: OUTPUT_DIR is not writable/)
       expect(result.tables).toEqual([{ n: 0 }])
-      expect(readFileSync(join(fixture.settings.ALERTS_DIR!, "email_alerts.log"), "utf8")).toContain("output folder not writable")
+      expect(readFileSync(join(settings.ALERTS_DIR!, "email_alerts.log"), "utf8")).toContain("output folder not writable")
     }))
 })

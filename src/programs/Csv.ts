@@ -19,7 +19,14 @@ export interface CsvHeader {
 }
 
 export type CsvItem =
-  | { readonly _tag: "Row"; readonly line: number; readonly fields: ReadonlyArray<string>; readonly header: CsvHeader }
+  | {
+    readonly _tag: "Row"
+    readonly line: number
+    readonly fields: ReadonlyArray<string>
+    readonly header: CsvHeader
+    /** The row's bytes were not valid UTF-8 (the decoder put U+FFFD in): loading it would corrupt text. */
+    readonly invalidUtf8?: true
+  }
   /** Text the parser could not split into a record (an unbalanced quote): rejected as `malformed`. */
   | { readonly _tag: "Broken"; readonly line: number; readonly raw: string; readonly reason: string; readonly header: CsvHeader }
 
@@ -67,6 +74,13 @@ export const readCsv = (
     let pending: Array<CsvItem> = []
     // UTF-8, streaming (a character split across reads is kept); a leading BOM is dropped.
     const decoder = new TextDecoder("utf-8")
+    // Once the decoder has put a U+FFFD in, rows are checked one by one; until then, not at all.
+    let replaced = false
+    const decode = (bytes?: Uint8Array) => {
+      const text = bytes === undefined ? decoder.decode() : decoder.decode(bytes, { stream: true })
+      if (!replaced && text.includes("\uFFFD")) replaced = true
+      return text
+    }
     const parser = makeCsvParser({
       record: (fields, line) => {
         if (header === undefined) {
@@ -85,7 +99,9 @@ export const readCsv = (
           }
           return
         }
-        pending.push({ _tag: "Row", line, fields, header })
+        pending.push(replaced && fields.some((f) => f.includes("\uFFFD"))
+          ? { _tag: "Row", line, fields, header, invalidUtf8: true }
+          : { _tag: "Row", line, fields, header })
       },
       broken: (raw, line, reason) => {
         if (header !== undefined) pending.push({ _tag: "Broken", line, raw, reason, header })
@@ -98,7 +114,7 @@ export const readCsv = (
       return Effect.succeed(Chunk.unsafeFromArray(out))
     }
     const end = Effect.suspend(() => {
-      parser.write(decoder.decode())
+      parser.write(decode())
       parser.end()
       return Effect.flatMap(drain(), (chunk) =>
         header === undefined ? Effect.fail(failure("file is empty: expected a header line")) : Effect.succeed(chunk))
@@ -118,7 +134,7 @@ export const readCsv = (
             Effect.suspend(() => {
               Chunk.forEach(buffers, (b) => {
                 bytes += b.length
-                parser.write(decoder.decode(b, { stream: true }))
+                parser.write(decode(b))
               })
               return Option.isSome(metrics) ? Effect.zipRight(metrics.value.bytes(source, bytes, total), drain()) : drain()
             })

@@ -33,8 +33,7 @@ const malformed = (source: Source, path: string, item: CsvItem, keyColumn: strin
     })
   }
   const key = field(item, keyColumn).trim()
-  // The reader decodes invalid UTF-8 as U+FFFD: such a row would load corrupted text.
-  if (item.fields.some((f) => f.includes("\uFFFD"))) {
+  if (item.invalidUtf8 === true) {
     return new Reject({
       source,
       record_key: key === "" ? null : key,
