@@ -10,7 +10,7 @@ import { FileSystem } from "@effect/platform"
 import { Clock, Effect, Schema } from "effect"
 import { Alerts } from "./Alerts.js"
 import { AppConfig } from "./AppConfig.js"
-import { transientRetry } from "./Resilience.js"
+import { retryTransient } from "./Resilience.js"
 
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
   dependency: Schema.String,
@@ -119,10 +119,7 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/Circui
      * breaker opens.
      */
     const resilient = <A, E extends Failure, R>(dependency: string, what: string, effect: Effect.Effect<A, E, R>) =>
-      protect(dependency, effect).pipe(
-        Effect.tapError((e) => (e.transient ? Effect.logWarning(`${what} failed, will retry: ${e.message}`) : Effect.void)),
-        Effect.retry({ schedule: transientRetry(processing), while: (e) => e.transient })
-      )
+      retryTransient(processing, what)(protect(dependency, effect))
 
     return {
       protect,
