@@ -49,11 +49,11 @@ const alertStartupFailure = (error: unknown) => {
   if (tag !== "WarehouseError" && tag !== "CircuitOpen") return Effect.void
   const message = (error as { message: string }).message
   return Effect.flatMap(Alerts, (alerts) =>
-    alerts.send({
+    Effect.logFatal(`the run stopped before reading any source: ${message}`).pipe(Effect.zipRight(alerts.send({
       key: "warehouse_unreachable", severity: "critical", title: "ETL Pipeline Failed - warehouse unreachable",
       stage: "Connect", errorType: tag, message: `${message}. The run stopped before reading any source.`,
       stackTrace: (error as { stack?: string }).stack
-    })).pipe(
+    })))).pipe(
       Effect.provide(Alerts.Default.pipe(Layer.provide(AppConfig.Default), Layer.provide(NodeContext.layer))),
       Effect.ignore
     )

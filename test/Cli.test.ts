@@ -1,7 +1,7 @@
 /** The `etl` binary as a user runs it: exit codes and the one line they read. */
 import { describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import { inputs } from "./support/Fixtures.js"
 
@@ -57,6 +57,33 @@ describe("etl", () => {
     const again = etl(["migrate"], env)
     expect(again.code).toBe(0)
     expect(again.stdout).toContain("up to date")
+  })
+
+  it("with the warehouse unreachable: retries as configured, opens the breaker, exits 1 and says why in a sentence", () => {
+    const out = join(dir, "unreachable")
+    const down = {
+      ...env, DATABASE_URL: "postgres://etl:hunter2@127.0.0.1:1/dw", RETRY_BASE_DELAY_MS: "5",
+      OUTPUT_DIR: join(out, "output"), LOG_DIR: join(out, "logs"), ALERTS_DIR: join(out, "alerts")
+    }
+    const first = etl(["run"], down)
+    expect(first.code).toBe(1)
+    const line = first.stderr.trim().split("\n").at(-1)!
+    expect(line).toMatch(/^etl: .*127\.0\.0\.1:1\/dw could not be reached in 4 attempts \(connect ECONNREFUSED.*\); the circuit breaker for warehouse is open until \S+: runs before then stop at once$/)
+    const log = readFileSync(join(out, "logs", "etl.log"), "utf8")
+    expect(log.match(/attempt \d of 4 failed/g)).toHaveLength(4)
+    expect(log).toContain("circuit breaker for warehouse: closed → open")
+    expect(log).toContain("the run stopped before reading any source")
+    const state = JSON.parse(readFileSync(join(out, "output", "circuit_state.json"), "utf8")) as Record<string, { state: string }>
+    expect(state.warehouse!.state).toBe("open")
+    const alerts = readFileSync(join(out, "alerts", "email_alerts.log"), "utf8")
+    expect(alerts).toContain("Circuit breaker OPEN - warehouse")
+    expect(alerts).toContain("ETL Pipeline Failed - warehouse unreachable")
+    // The next run, within CIRCUIT_BREAKER_RESET_SECONDS, does not call the warehouse at all.
+    const second = etl(["run"], down)
+    expect(second.code).toBe(1)
+    expect(second.stderr).toContain("calls fail fast until")
+    expect(readFileSync(join(out, "logs", "etl.log"), "utf8").match(/attempt \d of 4 failed/g)).toHaveLength(4)
+    expect(first.stderr + second.stderr + log + alerts).not.toContain("hunter2")
   })
 
   it("reports every component healthy, then names the broken ones", () => {

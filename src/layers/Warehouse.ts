@@ -41,8 +41,16 @@ export const layer = Layer.unwrapEffect(
         return Layer.unwrapEffect(
           Effect.flatMap(CircuitBreaker, (breaker) =>
             breaker.resilient("warehouse", `connecting to ${db.display}`, Effect.scoped(makeSqlClient(db)).pipe(
-              Effect.mapError((e) => new WarehouseError({ operation: "connect", reason: `cannot open ${db.display}: ${e.message}`, transient: e.transient }))
-            )))
+              Effect.mapError((e) => new WarehouseError({ operation: "connect", reason: e.message, transient: e.transient }))
+            )).pipe(
+              Effect.catchTag("WarehouseError", (e) =>
+                !e.transient ? Effect.fail(e) : Effect.flatMap(breaker.describe("warehouse"), (state) =>
+                  Effect.fail(new WarehouseError({
+                    operation: "connect",
+                    reason: `${db.display} could not be reached in ${config.processing.maxRetries + 1} attempts (${e.reason}); ${state}`,
+                    transient: false
+                  }))))
+            ))
             .pipe(Effect.as(PgWarehouse.layerPg(db.url).pipe(Layer.catchAllCause(cannotOpen(db.display)))))
         )
       case "mssql":

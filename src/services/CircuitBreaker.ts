@@ -1,10 +1,12 @@
 /**
  * A circuit breaker per dependency: closed; open after
- * CIRCUIT_BREAKER_THRESHOLD consecutive transient failures; half-open after
- * CIRCUIT_BREAKER_RESET_SECONDS, when one trial call may pass; closed again
- * on a success. While open, calls fail at once with CircuitOpen. Every change
- * of state is logged and alerted. Retries go through the breaker, so each
- * attempt counts.
+ * CIRCUIT_BREAKER_THRESHOLD consecutive transient failures, or as soon as an
+ * operation has spent all its retries on transient failures (a dependency
+ * that failed a whole retry cycle is down: stop calling it, as Spring Retry's
+ * breaker does); half-open after CIRCUIT_BREAKER_RESET_SECONDS, when one trial
+ * call may pass; closed again on a success. While open, calls fail at once
+ * with CircuitOpen. Every change of state is logged and alerted. Retries go
+ * through the breaker, so each attempt counts toward the threshold.
  */
 import { FileSystem } from "@effect/platform"
 import { Clock, Effect, Schema } from "effect"
@@ -119,11 +121,32 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/Circui
      * breaker opens.
      */
     const resilient = <A, E extends Failure, R>(dependency: string, what: string, effect: Effect.Effect<A, E, R>) =>
-      retryTransient(processing, what)(protect(dependency, effect))
+      retryTransient(processing, what)(protect(dependency, effect)).pipe(
+        Effect.tapError((e) =>
+          Effect.gen(function* () {
+            const c = circuit(dependency)
+            if (!e.transient || c.state === "open") return
+            c.openedAt = yield* Clock.currentTimeMillis
+            yield* transition(
+              dependency, c, "open",
+              `${what}: all ${processing.maxRetries + 1} attempts failed, last: ${e.message}`
+            )
+          }))
+      )
+
+    /** One clause for messages: "the circuit breaker for X is open until T" or "… is closed". */
+    const describe = (dependency: string) =>
+      Effect.sync(() => {
+        const c = circuit(dependency)
+        return c.state === "open"
+          ? `the circuit breaker for ${dependency} is open until ${new Date(c.openedAt + resetMs).toISOString()}: runs before then stop at once`
+          : `the circuit breaker for ${dependency} is ${c.state} (${c.failures} consecutive failures of ${processing.circuitBreakerThreshold})`
+      })
 
     return {
       protect,
       resilient,
+      describe,
       state: (dependency: string) => Effect.sync(() => circuit(dependency).state)
     }
   })

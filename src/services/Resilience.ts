@@ -17,10 +17,27 @@ export const transientRetry = (s: RetrySettings) =>
     Schedule.intersect(Schedule.recurs(s.maxRetries))
   )
 
-/** Retries `effect` on the transient schedule while its error says `transient: true`, logging each retry. */
+/**
+ * Retries `effect` on the transient schedule while its error says
+ * `transient: true`. Each failed attempt is logged with its number; the last
+ * one says the retries are spent.
+ */
 export const retryTransient = (s: RetrySettings, what: string) =>
   <A, E extends { readonly transient: boolean; readonly message: string }, R>(effect: Effect.Effect<A, E, R>) =>
-    effect.pipe(
-      Effect.tapError((e) => (e.transient ? Effect.logWarning(`${what} failed, will retry: ${e.message}`) : Effect.void)),
-      Effect.retry({ schedule: transientRetry(s), while: (e) => e.transient })
-    )
+    Effect.suspend(() => {
+      const attempts = s.maxRetries + 1
+      let attempt = 0
+      return Effect.suspend(() => {
+        attempt++
+        return effect
+      }).pipe(
+        Effect.tapError((e) =>
+          !e.transient
+            ? Effect.void
+            : attempt < attempts
+            ? Effect.logWarning(`${what}: attempt ${attempt} of ${attempts} failed, retrying: ${e.message}`)
+            : Effect.logError(`${what}: attempt ${attempt} of ${attempts} failed, no retries left: ${e.message}`)
+        ),
+        Effect.retry({ schedule: transientRetry(s), while: (e) => e.transient })
+      )
+    })

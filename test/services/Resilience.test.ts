@@ -41,6 +41,8 @@ describe("retry_with_backoff", () => {
         const exit = yield* Fiber.await(fiber)
         expect(exit._tag).toBe("Failure")
         expect(attempts).toHaveLength(4)
+        // A whole retry cycle failed: the breaker opens although 4 < CIRCUIT_BREAKER_THRESHOLD.
+        expect(yield* breaker.state("db")).toBe("open")
         // 200, 400, 800 ms, each jittered to between 80% and 120%.
         const gaps = attempts.slice(1).map((t, i) => t - attempts[i]!)
         ;[200, 400, 800].forEach((base, i) => {
@@ -59,6 +61,7 @@ describe("retry_with_backoff", () => {
         })
         yield* Effect.either(breaker.resilient("db2", "query", op))
         expect(calls).toBe(1)
+        expect(yield* breaker.state("db2")).toBe("closed")
       }))
   })
 })
