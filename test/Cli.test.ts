@@ -84,6 +84,8 @@ describe("etl", () => {
     expect(second.stderr).toContain("calls fail fast until")
     expect(readFileSync(join(out, "logs", "etl.log"), "utf8").match(/attempt \d of 4 failed/g)).toHaveLength(4)
     expect(first.stderr + second.stderr + log + alerts).not.toContain("hunter2")
+    // The open breaker belongs to that database: another warehouse is called as usual.
+    expect(etl(["run"], { ...down, DATABASE_URL: `sqlite:${join(out, "other.db")}` }).code).toBe(0)
   })
 
   it("reports every component healthy, then names the broken ones", () => {

@@ -7,6 +7,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { makeSqlClient } from "../services/SqlClients.js"
 import type { Warehouse } from "../services/Warehouse.js"
+import * as MssqlWarehouse from "../services/warehouse/MssqlWarehouse.js"
 import * as PgWarehouse from "../services/warehouse/PgWarehouse.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
 
@@ -37,6 +38,7 @@ export const layer = Layer.unwrapEffect(
       case "sqlite":
         return sqlite(db.filename)
       case "postgres":
+      case "mssql":
         // Connecting is retried on the transient schedule, through the warehouse's circuit breaker.
         return Layer.unwrapEffect(
           Effect.flatMap(CircuitBreaker, (breaker) =>
@@ -51,15 +53,11 @@ export const layer = Layer.unwrapEffect(
                     transient: false
                   }))))
             ))
-            .pipe(Effect.as(PgWarehouse.layerPg(db.url).pipe(Layer.catchAllCause(cannotOpen(db.display)))))
-        )
-      case "mssql":
-        return Layer.fail(
-          new WarehouseError({
-            operation: "connect",
-            reason: `the SQL Server warehouse (${db.display}) is not available in this build yet; use sqlite:PATH or postgres://`,
-            transient: false
-          })
+            .pipe(Effect.as(
+              (db.kind === "postgres" ? PgWarehouse.layerPg(db.url) : MssqlWarehouse.layerMssql(db.url)).pipe(
+                Layer.catchAllCause(cannotOpen(db.display))
+              )
+            ))
         )
     }
   })

@@ -34,6 +34,8 @@ interface Circuit {
   failures: number
   openedAt: number
   lastError: string
+  /** What the dependency pointed at: a breaker opened for one database says nothing of another. */
+  target: string
 }
 
 type Failure = { readonly transient: boolean; readonly message: string }
@@ -49,7 +51,10 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/Circui
       Effect.map((t) => JSON.parse(t) as Record<string, Circuit>),
       Effect.orElseSucceed(() => ({}) as Record<string, Circuit>)
     )
-    const circuits = new Map<string, Circuit>(Object.entries(saved))
+    const { database } = yield* AppConfig
+    const targetOf = (dependency: string) => (dependency === "warehouse" ? database.display : "")
+    // A saved circuit for another target (DATABASE_URL changed since) starts closed.
+    const circuits = new Map<string, Circuit>(Object.entries(saved).filter(([name, c]) => (c.target ?? "") === targetOf(name)))
     const save = Effect.suspend(() =>
       fs.makeDirectory(files.outputDir, { recursive: true }).pipe(
         Effect.zipRight(fs.writeFileString(statePath, JSON.stringify(Object.fromEntries(circuits), null, 2) + "\n"))
@@ -61,7 +66,7 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/Circui
     const circuit = (name: string) => {
       let c = circuits.get(name)
       if (c === undefined) {
-        c = { state: "closed", failures: 0, openedAt: 0, lastError: "" }
+        c = { state: "closed", failures: 0, openedAt: 0, lastError: "", target: targetOf(name) }
         circuits.set(name, c)
       }
       return c

@@ -8,6 +8,7 @@ import { MssqlClient } from "@effect/sql-mssql"
 import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Duration, Effect, Redacted, type Scope } from "effect"
+import Tedious from "tedious"
 import type { DatabaseTarget } from "./AppConfig.js"
 
 const TRANSIENT_CODES = new Set([
@@ -43,7 +44,19 @@ export const causeMessage = (cause: unknown): string => {
   return message
 }
 
-const mssqlOptions = (url: URL) => ({
+/**
+ * SQL Server parameter types: every string NVARCHAR (the default, VARCHAR,
+ * loses characters outside the server's code page) and every JS number FLOAT
+ * (the default, Int, truncates 1.5 to 1). Money never travels as a number.
+ */
+export const mssqlParameterTypes = {
+  ...MssqlClient.defaultParameterTypes,
+  string: Tedious.TYPES.NVarChar,
+  number: Tedious.TYPES.Float
+}
+
+/** The client options for `mssql://user:password@host:port/database?encrypt=…&trustServerCertificate=…`. */
+export const mssqlOptions = (url: URL): MssqlClient.MssqlClientConfig => ({
   server: url.hostname,
   port: url.port === "" ? 1433 : Number(url.port),
   database: decodeURIComponent(url.pathname.replace(/^\//, "")),
@@ -51,7 +64,8 @@ const mssqlOptions = (url: URL) => ({
   password: Redacted.make(decodeURIComponent(url.password)),
   trustServer: url.searchParams.get("trustServerCertificate") === "true",
   encrypt: url.searchParams.get("encrypt") !== "false",
-  connectTimeout: Duration.seconds(15)
+  connectTimeout: Duration.seconds(15),
+  parameterTypes: mssqlParameterTypes
 })
 
 /**

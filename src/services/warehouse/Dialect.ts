@@ -1,11 +1,12 @@
 /**
  * What differs between the warehouse dialects, and nothing else: column
  * types, NULL-safe comparison, JSON, "insert unless present", the collation
- * that orders text by code point, and how a statement reports affected rows.
- * The SQL of SqlWarehouse is written once against this.
+ * that orders text by code point, row limits, and how a statement reports
+ * affected rows. The SQL of SqlWarehouse is written once against this; SQL
+ * Server's staging and merges, which differ in shape, live in MssqlWarehouse.
  */
 export interface Dialect {
-  readonly kind: "sqlite" | "postgres"
+  readonly kind: "sqlite" | "postgres" | "mssql"
   /** Column types: text, whole numbers, input money (exact, any scale), computed money (2 decimals), dates, timestamps, booleans. */
   readonly types: {
     readonly text: string
@@ -25,7 +26,17 @@ export interface Dialect {
   readonly stagingOptions: string
   /** `a` differs from `b`, NULLs included. */
   readonly distinct: (a: string, b: string) => string
-  readonly insertIgnore: (table: string, columnsAndSelect: string, key: string) => string
+  /** INSERT INTO table (columns) <select>, skipping rows whose `key` is already there. */
+  readonly insertIgnore: (table: string, columns: string, select: string, key: string) => string
+  /** The first `n` rows: what goes after SELECT, and what goes at the end. */
+  readonly top: (n: number) => string
+  readonly limit: (n: number) => string
+  /** A timestamp parameter (ISO 8601 text, UTC) as the dialect's timestamp. */
+  readonly timestampParam: string
+  /** A timestamp column as ISO 8601 text that Date.parse reads as UTC. */
+  readonly timestampText: (expr: string) => string
+  /** A write statement, made to report how many rows it affected. */
+  readonly counting: (sql: string) => string
   /** A JSON object (as text) from alternating key literals and expressions. */
   readonly jsonObject: (pairs: ReadonlyArray<readonly [string, string]>) => string
   /** Orders text by code point (`T15` before `T3`) whatever the database's locale. */
@@ -50,7 +61,12 @@ export const sqlite: Dialect = {
   // Rows live in the primary-key tree: one B-tree write per staged row instead of two.
   stagingOptions: " WITHOUT ROWID",
   distinct: (a, b) => `${a} IS NOT ${b}`,
-  insertIgnore: (table, rest) => `INSERT OR IGNORE INTO ${table} ${rest}`,
+  insertIgnore: (table, columns, select) => `INSERT OR IGNORE INTO ${table} (${columns}) ${select}`,
+  top: () => "",
+  limit: (n) => ` LIMIT ${Math.max(1, Math.floor(n))}`,
+  timestampParam: "CAST(? AS TEXT)",
+  timestampText: (e) => `CAST(${e} AS TEXT)`,
+  counting: (sql) => sql,
   jsonObject: (pairs) => `json_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
   binaryCollation: "",
   // REAL storage may carry a binary tail: nudge away from zero before rounding.
@@ -76,7 +92,12 @@ export const postgres: Dialect = {
   stagingTable: "UNLOGGED TABLE",
   stagingOptions: "",
   distinct: (a, b) => `${a} IS DISTINCT FROM ${b}`,
-  insertIgnore: (table, rest, key) => `INSERT INTO ${table} ${rest} ON CONFLICT (${key}) DO NOTHING`,
+  insertIgnore: (table, columns, select, key) => `INSERT INTO ${table} (${columns}) ${select} ON CONFLICT (${key}) DO NOTHING`,
+  top: () => "",
+  limit: (n) => ` LIMIT ${Math.max(1, Math.floor(n))}`,
+  timestampParam: "CAST(? AS TIMESTAMPTZ)",
+  timestampText: (e) => `CAST(${e} AS TEXT)`,
+  counting: (sql) => sql,
   jsonObject: (pairs) => `jsonb_build_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
   binaryCollation: ` COLLATE "C"`,
   roundMoney: (e) => `round(${e}, 2)`,
@@ -85,5 +106,41 @@ export const postgres: Dialect = {
     return sql.replace(/\?/g, () => `$${++n}`)
   },
   affected: (raw) => Number((raw as { rowCount?: number }).rowCount ?? 0),
+  setup: []
+}
+
+/**
+ * SQL Server 2016 or later (OPENJSON). Keys are NVARCHAR(450) (an index key
+ * holds at most 900 bytes), money DECIMAL; every string is sent as NVARCHAR
+ * and every JS number as FLOAT (see SqlClients), so nothing is truncated.
+ */
+export const mssql: Dialect = {
+  kind: "mssql",
+  types: {
+    text: "NVARCHAR(MAX)", integer: "BIGINT", decimal: "DECIMAL(38, 12)", money: "DECIMAL(18, 2)", date: "DATE",
+    timestamp: "DATETIME2(3)", boolean: "BIT", serial: "BIGINT IDENTITY(1, 1) PRIMARY KEY", json: "NVARCHAR(MAX)"
+  },
+  stagingTable: "TABLE",
+  stagingOptions: "",
+  // IS DISTINCT FROM arrived only in SQL Server 2022; INTERSECT treats NULLs as equal everywhere.
+  distinct: (a, b) => `NOT EXISTS (SELECT ${a} INTERSECT SELECT ${b})`,
+  insertIgnore: (table, columns, select, key) =>
+    `INSERT INTO ${table} (${columns}) SELECT x.* FROM (${select}) AS x (${columns})
+     WHERE NOT EXISTS (SELECT 1 FROM ${table} t WITH (UPDLOCK, HOLDLOCK) WHERE t.${key} = x.${key})`,
+  top: (n) => `TOP (${Math.max(1, Math.floor(n))}) `,
+  limit: () => "",
+  // Style 127: ISO 8601 with its Z, whatever the session's DATEFORMAT and language.
+  timestampParam: "CONVERT(DATETIME2(3), ?, 127)",
+  timestampText: (e) => `CONCAT(CONVERT(NVARCHAR(30), ${e}, 126), 'Z')`,
+  counting: (sql) => `${sql};\nSELECT @@ROWCOUNT AS affected`,
+  jsonObject: (pairs) => `(SELECT ${pairs.map(([k, v]) => `${v} AS [${k}]`).join(", ")} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
+  // Every text column is declared with a binary collation (MssqlSchema).
+  binaryCollation: "",
+  roundMoney: (e) => `ROUND(${e}, 2)`,
+  placeholders: (sql) => {
+    let n = 0
+    return sql.replace(/\?/g, () => `@${++n}`)
+  },
+  affected: (raw) => Number((raw as ReadonlyArray<{ affected?: number }>).at(-1)?.affected ?? 0),
   setup: []
 }

@@ -4,6 +4,7 @@
  * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
  */
 import type { Dialect } from "./Dialect.js"
+import { mssqlWarehouse } from "./MssqlSchema.js"
 
 export const CUSTOMER_COLUMNS = [
   "customer_id", "first_name", "last_name", "name", "email", "email_valid", "phone", "address",
@@ -168,3 +169,14 @@ export const schemaV4 = (d: Dialect): ReadonlyArray<string> => {
     `CREATE ${d.stagingTable} etl_stage_sales (run_id ${t.text} NOT NULL, ${c.sale}, location ${t.text}, PRIMARY KEY (run_id, transaction_id))${d.stagingOptions}`
   ]
 }
+
+/** The migrations of dialect `d`, by id. SQL Server has its own T-SQL schema under the same ids. */
+export const migrationsFor = (d: Dialect): Readonly<Record<string, ReadonlyArray<string>>> =>
+  d.kind === "mssql"
+    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [] }
+    : {
+        "0001_warehouse": schemaV1(d),
+        "0002_reject_requeue": schemaV2(d),
+        "0003_first_transaction": schemaV3(d),
+        "0004_staging_storage": schemaV4(d)
+      }

@@ -13,9 +13,9 @@ import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS, schemaV1, schemaV2, schemaV3, schemaV4 } from "./Schema.js"
+import { CUSTOMER_COLUMNS, migrationsFor, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
 
-const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
+export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
 
 // 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
@@ -55,11 +55,11 @@ export const rejectKey = (reject: Reject, payload: string): string =>
 
 export const make = (d: Dialect) => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const ts = `CAST(? AS ${d.types.timestamp})`
+  const ts = d.timestampParam
 
   const exec = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(d.placeholders(text), params)
   const changes = (text: string, params: ReadonlyArray<unknown> = []) =>
-    sql.unsafe(d.placeholders(text), params).raw.pipe(Effect.map(d.affected))
+    sql.unsafe(d.placeholders(d.counting(text)), params).raw.pipe(Effect.map(d.affected))
   const count = (text: string, params: ReadonlyArray<unknown> = []) =>
     exec(text, params).pipe(Effect.map((rows) => Number((rows[0] as { n: number | string }).n)))
   /** A merge step, logged at DEBUG with its duration: where a slow merge spends its time. */
@@ -155,7 +155,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [runId])
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
       yield* step("dirty customers", exec(
-        d.insertIgnore("etl_dirty_customers", `(customer_id)
+        d.insertIgnore("etl_dirty_customers", "customer_id", `
          SELECT s.customer_id FROM etl_stage_sales s LEFT JOIN sales_fact f ON f.transaction_id = s.transaction_id
          WHERE s.run_id = ? AND (f.transaction_id IS NULL OR ${d.distinct("f.customer_id", "s.customer_id")}
            OR ${d.distinct("f.transaction_date", "s.transaction_date")})
@@ -184,8 +184,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       //    older one whose status moves is updated.
       yield* step("first transactions", exec(
         `UPDATE etl_dirty_customers SET first_id = (
-           SELECT f.transaction_id FROM sales_fact f WHERE f.customer_id = etl_dirty_customers.customer_id
-           ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation} LIMIT 1)`
+           SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = etl_dirty_customers.customer_id
+           ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)})`
       ))
       const touched = `updated_date = CASE WHEN sales_fact.run_id = ? AND sales_fact.updated_date IS NULL THEN NULL ELSE ${ts} END`
       const demoted = yield* step("demote", changes(
@@ -210,10 +210,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       ))
       if (moveMark) {
         yield* exec(
-          `INSERT INTO etl_state (key, value, updated_at)
+          `INSERT INTO etl_state ("key", value, updated_at)
            SELECT 'high_water_mark', CAST(MAX(transaction_date) AS ${d.types.text}), ${ts} FROM sales_fact
            HAVING MAX(transaction_date) IS NOT NULL
-           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+           ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
           [now]
         )
       }
@@ -268,12 +268,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     )
 
   const migrate = Migrator.make({})({
-    loader: Migrator.fromRecord({
-      "0001_warehouse": Effect.forEach(schemaV1(d), (ddl) => exec(ddl), { discard: true }),
-      "0002_reject_requeue": Effect.forEach(schemaV2(d), (ddl) => exec(ddl), { discard: true }),
-      "0003_first_transaction": Effect.forEach(schemaV3(d), (ddl) => exec(ddl), { discard: true }),
-      "0004_staging_storage": Effect.forEach(schemaV4(d), (ddl) => exec(ddl), { discard: true })
-    }),
+    loader: Migrator.fromRecord(Object.fromEntries(Object.entries(migrationsFor(d)).map(([id, ddl]) =>
+      [id, Effect.forEach(ddl, (statement) => exec(statement), { discard: true })]
+    ))),
     table: "etl_migrations"
   }).pipe(
     Effect.provideService(SqlClient.SqlClient, sql),
@@ -307,11 +304,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     Effect.gen(function* () {
       const me = JSON.stringify({ runId: run.runId, pid: process.pid, host: hostname(), since: run.startedAt })
       const took = yield* changes(
-        d.insertIgnore("etl_state", `(key, value, updated_at) VALUES ('run_lock', ?, ${ts})`, "key"),
+        d.insertIgnore("etl_state", `"key", value, updated_at`, `SELECT 'run_lock', ?, ${ts}`, `"key"`),
         [me, run.startedAt]
       )
       if (took === 1) return
-      const rows = yield* exec(`SELECT value, CAST(updated_at AS ${d.types.text}) AS beat FROM etl_state WHERE key = 'run_lock'`)
+      const rows = yield* exec(`SELECT value, ${d.timestampText("updated_at")} AS beat FROM etl_state WHERE "key" = 'run_lock'`)
       const row = rows[0] as { value: string; beat: string } | undefined
       if (row === undefined) return yield* acquireLock(run)
       const holder = JSON.parse(row.value) as { runId: string; pid: number; host: string; since: string }
@@ -319,7 +316,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const dead = holder.host === hostname() && !processAlive(holder.pid)
       const silent = Number.isFinite(beat) && Date.parse(run.startedAt) - beat > LOCK_STALE_MS
       if (!dead && !silent) return yield* new RunLocked({ holder: `${holder.runId}, pid ${holder.pid} on ${holder.host}`, since: holder.since })
-      const swapped = yield* changes(`UPDATE etl_state SET value = ?, updated_at = ${ts} WHERE key = 'run_lock' AND value = ?`, [me, run.startedAt, row.value])
+      const swapped = yield* changes(`UPDATE etl_state SET value = ?, updated_at = ${ts} WHERE "key" = 'run_lock' AND value = ?`, [me, run.startedAt, row.value])
       if (swapped !== 1) return yield* new RunLocked({ holder: "another run that started at the same moment", since: run.startedAt })
       yield* Effect.logWarning(`took over the run lock of ${holder.runId} (${dead ? "its process is gone" : "no heartbeat for 30 min"})`)
     })
@@ -337,7 +334,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         yield* exec(`DELETE FROM etl_dirty_customers`)
         yield* exec(`UPDATE etl_run_history SET status = 'interrupted' WHERE status = 'running'`)
         yield* exec(
-          `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ?, 'running', ?, ?)`,
+          `INSERT INTO etl_run_history (run_id, env, mode, started_at, status, window_from, window_to) VALUES (?, ?, ?, ${ts}, 'running', ?, ?)`,
           [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
         )
       }).pipe(
@@ -345,18 +342,18 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         Effect.catchTag("SqlError", (e) => Effect.fail(warehouseError("begin run")(e)))
       ),
     heartbeat: (runId, now) =>
-      exec(`UPDATE etl_state SET updated_at = ${ts} WHERE key = 'run_lock' AND value LIKE ?`, [now, `%"runId":"${runId}"%`]).pipe(
+      exec(`UPDATE etl_state SET updated_at = ${ts} WHERE "key" = 'run_lock' AND value LIKE ?`, [now, `%"runId":"${runId}"%`]).pipe(
         Effect.asVoid,
         Effect.mapError(warehouseError("refresh the run lock"))
       ),
     releaseLock: (runId) =>
-      exec(`DELETE FROM etl_state WHERE key = 'run_lock' AND value LIKE ?`, [`%"runId":"${runId}"%`]).pipe(
+      exec(`DELETE FROM etl_state WHERE "key" = 'run_lock' AND value LIKE ?`, [`%"runId":"${runId}"%`]).pipe(
         Effect.asVoid,
         Effect.mapError(warehouseError("release the run lock"))
       ),
     finishRun: (o) =>
       exec(
-        `UPDATE etl_run_history SET finished_at = ?, status = ?, records_read = ?, records_loaded = ?, records_rejected = ?,
+        `UPDATE etl_run_history SET finished_at = ${ts}, status = ?, records_read = ?, records_loaded = ?, records_rejected = ?,
            records_filtered = ?, error_rate = ?, duration_seconds = ?, summary = ? WHERE run_id = ?`,
         [o.finishedAt, o.status, o.recordsRead, o.recordsLoaded, o.recordsRejected, o.recordsFiltered, o.errorRate,
           o.durationSeconds, o.summaryJson, o.runId]
@@ -396,9 +393,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     ),
     listRejects: ({ category, limit, source }) =>
       readRejects(
-        `SELECT * FROM etl_rejects WHERE resolved_run IS NULL
+        `SELECT ${d.top(limit)}* FROM etl_rejects WHERE resolved_run IS NULL
            AND (CAST(? AS ${d.types.text}) IS NULL OR source = ?) AND (CAST(? AS ${d.types.text}) IS NULL OR category = ?)
-         ORDER BY reject_id LIMIT ${Math.max(1, Math.floor(limit))}`,
+         ORDER BY reject_id${d.limit(limit)}`,
         [source ?? null, source ?? null, category ?? null, category ?? null]
       ),
     requeue: (category, source) =>
@@ -408,15 +405,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       ).pipe(Effect.mapError(warehouseError("requeue rejects"))),
     rejectsSeenIn: (runId) =>
       readRejects(`SELECT * FROM etl_rejects WHERE last_seen_run = ? AND resolved_run IS NULL ORDER BY reject_id`, [runId]),
-    highWaterMark: single(`SELECT value FROM etl_state WHERE key = 'high_water_mark'`, "read high-water mark"),
+    highWaterMark: single(`SELECT value FROM etl_state WHERE "key" = 'high_water_mark'`, "read high-water mark"),
     lastSuccessfulRun: single(
-      `SELECT CAST(finished_at AS ${d.types.text}) AS value FROM etl_run_history WHERE status = 'success' ORDER BY finished_at DESC LIMIT 1`,
+      `SELECT ${d.top(1)}${d.timestampText("finished_at")} AS value FROM etl_run_history WHERE status = 'success' ORDER BY finished_at DESC${d.limit(1)}`,
       "read run history"
     ),
     recentRuns: (n) =>
       exec(
-        `SELECT run_id, records_read, error_rate, duration_seconds FROM etl_run_history
-         WHERE status = 'success' AND records_read IS NOT NULL ORDER BY started_at DESC LIMIT ${Math.max(1, Math.floor(n))}`
+        `SELECT ${d.top(n)}run_id, records_read, error_rate, duration_seconds FROM etl_run_history
+         WHERE status = 'success' AND records_read IS NOT NULL ORDER BY started_at DESC${d.limit(n)}`
       ).pipe(
         Effect.map((rows) => rows.map((r) => {
           const row = r as Record<string, unknown>
@@ -429,9 +426,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       ),
     runHistory: (limit) =>
       exec(
-        `SELECT run_id, status, mode, CAST(started_at AS ${d.types.text}) AS started_at, duration_seconds, records_read,
+        `SELECT ${d.top(limit)}run_id, status, mode, ${d.timestampText("started_at")} AS started_at, duration_seconds, records_read,
                 records_rejected, error_rate, summary
-         FROM etl_run_history ORDER BY started_at DESC LIMIT ${Math.max(1, Math.floor(limit))}`
+         FROM etl_run_history ORDER BY started_at DESC${d.limit(limit)}`
       ).pipe(
         Effect.map((rows) => rows.map((r) => {
           const row = r as Record<string, unknown>
@@ -463,7 +460,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       Effect.forEach(rows, (l) =>
         exec(
           `INSERT INTO etl_lineage (run_id, source, target, records_in, records_out, records_rejected, started_at, finished_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+           VALUES (?, ?, ?, ?, ?, ?, ${ts}, ${ts})`,
           [l.runId, l.source, l.target, l.recordsIn, l.recordsOut, l.recordsRejected, l.startedAt, l.finishedAt]
         ), { discard: true }).pipe(sql.withTransaction, Effect.mapError(warehouseError("record lineage"))),
     validate: (rate) =>
