@@ -1,8 +1,19 @@
-/** The PostgreSQL warehouse. */
+/**
+ * The PostgreSQL warehouse: SqlWarehouse in the postgres Dialect, except that
+ * a batch is staged with one INSERT … SELECT FROM unnest(…) statement, an
+ * array parameter per column, instead of multi-row VALUES. Measured at 1M
+ * rows (bench/pg-copy.mjs): multi-row VALUES 24.5 s, unnest 10.4 s, COPY into
+ * a temporary table plus the same upsert 8.2 s. unnest is kept over COPY: it
+ * runs on the transaction's own connection, so a failed batch and a dry run
+ * roll back whole, at 1.3× COPY's time.
+ */
+import { SqlClient } from "@effect/sql"
 import { PgClient } from "@effect/sql-pg"
-import { Duration, Layer, type Redacted } from "effect"
+import { Duration, Effect, Layer, type Redacted } from "effect"
 import pg from "pg"
+import { Warehouse, type WarehouseService } from "../Warehouse.js"
 import { postgres } from "./Dialect.js"
+import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
 
 const DATE_OID = 1082
@@ -13,8 +24,49 @@ const dateAsText: pg.CustomTypesConfig = {
     oid === DATE_OID ? (value: string) => value : pg.types.getTypeParser(oid, format as "text")) as pg.CustomTypesConfig["getTypeParser"]
 }
 
+/** Array element types of the staged columns; the rest are text. Money goes as exact text into numeric. */
+const ARRAY_TYPES: Readonly<Record<string, string>> = {
+  email_valid: "boolean", registration_date: "date", transaction_date: "date", quantity: "bigint",
+  price: "numeric", cost: "numeric", unit_price: "numeric", discount_amount: "numeric", total_amount: "numeric",
+  cost_amount: "numeric", profit_margin: "numeric", commission: "numeric"
+}
+
+/** The staging upsert of a whole batch: `$1` the run id, then one array per column. */
+export const unnestStatement = (table: string, columns: ReadonlyArray<string>, key: string) =>
+  `INSERT INTO ${table} (run_id, ${columns.join(", ")})
+   SELECT $1, u.* FROM unnest(${columns.map((c, i) => `$${i + 2}::${ARRAY_TYPES[c] ?? "text"}[]`).join(", ")}) AS u
+   ON CONFLICT (run_id, ${key}) DO UPDATE SET ${columns.filter((c) => c !== key).map((c) => `${c} = excluded.${c}`).join(", ")}`
+
+export const make = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const base = yield* SqlWarehouse.make(postgres)
+  const stage = (operation: string, table: string, columns: ReadonlyArray<string>, key: string) => {
+    const statement = unnestStatement(table, columns, key)
+    return (runId: string, rows: ReadonlyArray<object>) =>
+      Effect.suspend(() => {
+        if (rows.length === 0) return Effect.void
+        // One statement may touch a key once: the last row of the batch wins, as it would row by row.
+        const last = new Map<unknown, Readonly<Record<string, unknown>>>()
+        for (const row of rows as ReadonlyArray<Readonly<Record<string, unknown>>>) {
+          last.delete(row[key])
+          last.set(row[key], row)
+        }
+        const arrays = columns.map(() => [] as Array<unknown>)
+        for (const row of last.values()) columns.forEach((c, i) => arrays[i]!.push(row[c] ?? null))
+        return sql.unsafe(statement, [runId, ...arrays])
+      }).pipe(Effect.asVoid, sql.withTransaction, Effect.mapError(SqlWarehouse.warehouseError(operation)))
+  }
+  const service: WarehouseService = {
+    ...base,
+    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
+    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
+    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"], "transaction_id")
+  }
+  return service
+})
+
 /** A PostgreSQL warehouse at `url`, with its SqlClient for direct queries. */
 export const layerPg = (url: Redacted.Redacted<string>) =>
-  SqlWarehouse.layer(postgres).pipe(
+  Layer.effect(Warehouse, make).pipe(
     Layer.provideMerge(PgClient.layer({ url, connectTimeout: Duration.seconds(10), maxConnections: 4, applicationName: "etl", types: dateAsText }))
   )
