@@ -54,13 +54,13 @@ export const extractSalesDatabase = (
   target: DatabaseTarget,
   window: DateWindow,
   pageSize: number,
-  retry: RetrySettings
+  retry: RetrySettings & { readonly sourceQueryTimeoutSeconds: number }
 ): Stream.Stream<RawSale, SourceError> => {
   const failure = (reason: string, transient: boolean, cause?: unknown) =>
     new SourceError({ source: "sales", location: `${target.display} sales_transactions`, reason, transient, cause })
   return Stream.unwrapScoped(
     Effect.gen(function* () {
-      const sql = yield* makeSqlClient(target, { readonly: true }).pipe(
+      const sql = yield* makeSqlClient(target, { readonly: true, statementTimeoutSeconds: retry.sourceQueryTimeoutSeconds }).pipe(
         Effect.mapError((e) => failure(`cannot connect to the source database: ${e.message}`, e.transient))
       )
       const page = (cursor: Cursor) =>
@@ -70,6 +70,8 @@ export const extractSalesDatabase = (
             return failure(
               /no such table|does not exist|Invalid object name/i.test(message)
                 ? `the source database has no sales_transactions table (${message})`
+                : /statement timeout/i.test(message)
+                ? `a page of sales_transactions took longer than SOURCE_QUERY_TIMEOUT_SECONDS=${retry.sourceQueryTimeoutSeconds} (${message})`
                 : `query failed: ${message}`,
               isTransientCause(e),
               e

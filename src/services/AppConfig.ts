@@ -189,7 +189,8 @@ export const appConfig = Effect.gen(function* () {
       circuitBreakerThreshold: yield* integer("CIRCUIT_BREAKER_THRESHOLD", 5, 1),
       circuitBreakerResetSeconds: yield* number("CIRCUIT_BREAKER_RESET_SECONDS", 60, 0),
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
-      lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0)
+      lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0),
+      sourceQueryTimeoutSeconds: yield* integer("SOURCE_QUERY_TIMEOUT_SECONDS", 300, 1)
     },
     lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),
     quality: {

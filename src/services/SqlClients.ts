@@ -14,7 +14,8 @@ import type { DatabaseTarget } from "./AppConfig.js"
 const TRANSIENT_CODES = new Set([
   "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN",
   "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_BUSY_SNAPSHOT",
-  "57P01", "57P02", "57P03", "53300", "40001", "40P01", // PostgreSQL: shutdown, too many connections, serialization, deadlock
+  // PostgreSQL: shutdown, too many connections, serialization, deadlock, statement timeout
+  "57P01", "57P02", "57P03", "53300", "40001", "40P01", "57014",
   "ESOCKET", "ETIMEOUT", "ECONNCLOSED" // tedious
 ])
 
@@ -24,7 +25,7 @@ export const isTransientCause = (cause: unknown): boolean => {
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const code = (current as { code?: unknown }).code
     if (typeof code === "string" && (TRANSIENT_CODES.has(code) || code.startsWith("08"))) return true
-    if (/timeout|timed out|terminat|connection (closed|ended|refused|reset)/i.test(String((current as { message?: unknown }).message ?? ""))) {
+    if (/timeout|timed out|terminat|connection (closed|ended|refused|reset|error)|not queryable/i.test(String((current as { message?: unknown }).message ?? ""))) {
       return true
     }
     current = (current as { cause?: unknown }).cause
@@ -75,13 +76,23 @@ export const mssqlOptions = (url: URL): MssqlClient.MssqlClientConfig => ({
  */
 export const makeSqlClient = (
   target: DatabaseTarget,
-  options: { readonly readonly?: boolean } = {}
+  options: {
+    readonly readonly?: boolean
+    /** PostgreSQL cancels a statement that runs longer (statement_timeout, SQLSTATE 57014: transient). */
+    readonly statementTimeoutSeconds?: number
+  } = {}
 ): Effect.Effect<SqlClient.SqlClient, { readonly message: string; readonly transient: boolean }, Scope.Scope> => {
+  const pgUrl = () => {
+    if (options.statementTimeoutSeconds === undefined) return target.url
+    const url = new URL(Redacted.value(target.url))
+    url.searchParams.set("options", `-c statement_timeout=${Math.round(options.statementTimeoutSeconds * 1000)}`)
+    return Redacted.make(url.toString())
+  }
   const open: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope | Reactivity.Reactivity> =
     target.kind === "sqlite"
       ? SqliteClient.make({ filename: target.filename, readonly: options.readonly ?? false })
       : target.kind === "postgres"
-      ? PgClient.make({ url: target.url, connectTimeout: Duration.seconds(10), maxConnections: 4 })
+      ? PgClient.make({ url: pgUrl(), connectTimeout: Duration.seconds(10), maxConnections: 4 })
       : MssqlClient.make(mssqlOptions(new URL(Redacted.value(target.url))))
   return open.pipe(
     Effect.sandbox,

@@ -201,7 +201,7 @@ export const make = Effect.gen(function* () {
     const statement = stageStatement(table, columns, key)
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.forEach(batches(rows, key), (json) => run(statement, [runId, json]), { discard: true }).pipe(
-        sql.withTransaction,
+        SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError(operation))
       )
   }
@@ -215,7 +215,7 @@ export const make = Effect.gen(function* () {
           const staged = num(r.staged), inserted = num(r.inserted), updated = num(r.updated)
           return { inserted, updated, unchanged: staged - inserted - updated }
         }),
-        sql.withTransaction,
+        SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError(`merge ${table}`))
       )
   }
@@ -229,7 +229,7 @@ export const make = Effect.gen(function* () {
       }
     })
     return Effect.forEach(batches(rows, "reject_key"), (json) => run(rejectsMerge, [runId, json]), { discard: true }).pipe(
-      sql.withTransaction,
+      SqlWarehouse.transaction(sql),
       Effect.mapError(SqlWarehouse.warehouseError("record rejects"))
     )
   }
@@ -252,7 +252,7 @@ export const make = Effect.gen(function* () {
             resolved: num(r.resolved), statusChanges: num(r.status_changes)
           }
         }),
-        sql.withTransaction,
+        SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError("merge sales_fact"))
       ),
     backup: (runId, _dir, keep) =>

@@ -54,7 +54,7 @@ export const make = Effect.gen(function* () {
         const arrays = columns.map(() => [] as Array<unknown>)
         for (const row of last.values()) columns.forEach((c, i) => arrays[i]!.push(row[c] ?? null))
         return sql.unsafe(statement, [runId, ...arrays])
-      }).pipe(Effect.asVoid, sql.withTransaction, Effect.mapError(SqlWarehouse.warehouseError(operation)))
+      }).pipe(Effect.asVoid, SqlWarehouse.transaction(sql), Effect.mapError(SqlWarehouse.warehouseError(operation)))
   }
   const service: WarehouseService = {
     ...base,

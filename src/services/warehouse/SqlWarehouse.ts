@@ -49,12 +49,27 @@ const processAlive = (pid: number): boolean => {
 
 class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
 
+/**
+ * `sql.withTransaction` whose COMMIT or ROLLBACK failures stay errors.
+ * @effect/sql turns a failed COMMIT or ROLLBACK into a defect; when the
+ * database drops the connection mid-transaction that is a transient failure
+ * like any other, and retrying is safe because every write is an idempotent
+ * upsert (even when a lost COMMIT did commit).
+ */
+export const transaction = (sql: SqlClient.SqlClient) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
+    sql.withTransaction(effect).pipe(
+      Effect.catchAllDefect((defect) =>
+        (defect as { _tag?: unknown })._tag === "SqlError" ? Effect.fail(defect as SqlError.SqlError) : Effect.die(defect))
+    )
+
 /** A reject's identity in the dead-letter store: its key, or a hash of its payload when it has none. */
 export const rejectKey = (reject: Reject, payload: string): string =>
   reject.record_key ?? "#" + createHash("sha1").update(payload).digest("hex")
 
 export const make = (d: Dialect) => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  const inTransaction = transaction(sql)
   const ts = d.timestampParam
 
   const exec = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(d.placeholders(text), params)
@@ -93,7 +108,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           }
           yield* exec(statement(slice.length), params)
         }
-      }).pipe(sql.withTransaction, Effect.mapError(warehouseError(operation)))
+      }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
   }
 
   /** UPDATE rows that really changed, INSERT new keys; counts from the statements themselves. */
@@ -122,7 +137,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         yield* exec(`DELETE FROM ${stageTable} WHERE run_id = ?`, [runId])
         yield* Effect.logDebug(`merged ${table}`).pipe(Effect.annotateLogs({ inserted, updated, resolved }))
         return { inserted, updated, unchanged: staged - inserted - updated }
-      }).pipe(sql.withTransaction, Effect.mapError(warehouseError(`merge ${table}`)))
+      }).pipe(inTransaction, Effect.mapError(warehouseError(`merge ${table}`)))
 
   const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
   const salePayload = `CAST(${d.jsonObject(SALE_COLUMNS.map((c) => [c, `CAST(s.${c} AS ${d.types.text})`] as const))} AS ${d.types.text})`
@@ -222,7 +237,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
       )
       return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - movedOnNew }
-    }).pipe(sql.withTransaction, Effect.mapError(warehouseError("merge sales_fact")))
+    }).pipe(inTransaction, Effect.mapError(warehouseError("merge sales_fact")))
 
   const recordRejects = (runId: string, rejects: ReadonlyArray<Reject>) =>
     Effect.gen(function* () {
@@ -245,7 +260,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [...byKey.values()].flat()
         )
       }
-    }).pipe(sql.withTransaction, Effect.mapError(warehouseError("record rejects")))
+    }).pipe(inTransaction, Effect.mapError(warehouseError("record rejects")))
 
   const toOpenReject = (r: Record<string, unknown>): OpenReject => ({
     source: r.source as OpenReject["source"],
@@ -338,7 +353,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [run.runId, run.env, run.mode, run.startedAt, run.windowFrom, run.windowTo]
         )
       }).pipe(
-        sql.withTransaction,
+        inTransaction,
         Effect.catchTag("SqlError", (e) => Effect.fail(warehouseError("begin run")(e)))
       ),
     heartbeat: (runId, now) =>
@@ -462,7 +477,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           `INSERT INTO etl_lineage (run_id, source, target, records_in, records_out, records_rejected, started_at, finished_at)
            VALUES (?, ?, ?, ?, ?, ?, ${ts}, ${ts})`,
           [l.runId, l.source, l.target, l.recordsIn, l.recordsOut, l.recordsRejected, l.startedAt, l.finishedAt]
-        ), { discard: true }).pipe(sql.withTransaction, Effect.mapError(warehouseError("record lineage"))),
+        ), { discard: true }).pipe(inTransaction, Effect.mapError(warehouseError("record lineage"))),
     validate: (rate) =>
       Effect.forEach(checks, ([check, text]) =>
         count(text, Array.from(text.matchAll(/\?/g), () => rate)).pipe(
@@ -501,7 +516,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     rollbackAfter: <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       effect.pipe(
         Effect.flatMap((value) => Effect.fail(new DryRunRollback({ value }))),
-        sql.withTransaction,
+        inTransaction,
         Effect.catchAll((e): Effect.Effect<A, E | WarehouseError> =>
           e instanceof DryRunRollback
             ? Effect.succeed(e.value as A)
