@@ -7,8 +7,6 @@ import { AppConfig } from "../services/AppConfig.js"
 import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { makeSqlClient } from "../services/SqlClients.js"
 import type { Warehouse } from "../services/Warehouse.js"
-import * as MssqlWarehouse from "../services/warehouse/MssqlWarehouse.js"
-import * as PgWarehouse from "../services/warehouse/PgWarehouse.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
 
 const cannotOpen = (target: string) => (cause: Cause.Cause<unknown>) =>
@@ -53,11 +51,15 @@ export const layer = Layer.unwrapEffect(
                     transient: false
                   }))))
             ))
-            .pipe(Effect.as(
-              (db.kind === "postgres" ? PgWarehouse.layerPg(db.url) : MssqlWarehouse.layerMssql(db.url)).pipe(
-                Layer.catchAllCause(cannotOpen(db.display))
-              )
-            ))
+            .pipe(
+              // Each server dialect's module (and driver) is loaded only when it is the warehouse.
+              Effect.zipRight(Effect.promise(() =>
+                db.kind === "postgres"
+                  ? import("../services/warehouse/PgWarehouse.js").then((m) => m.layerPg(db.url))
+                  : import("../services/warehouse/MssqlWarehouse.js").then((m) => m.layerMssql(db.url))
+              )),
+              Effect.map((layer) => layer.pipe(Layer.catchAllCause(cannotOpen(db.display))))
+            )
         )
     }
   })

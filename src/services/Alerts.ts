@@ -9,7 +9,6 @@
  */
 import { FetchHttpClient, FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
 import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
-import { createTransport } from "nodemailer"
 import { hostname } from "node:os"
 import { memoryUsage, pid } from "node:process"
 import { AppConfig } from "./AppConfig.js"
@@ -34,8 +33,8 @@ export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
         onNone: () => Effect.void,
         onSome: (host) =>
           Effect.tryPromise({
-            try: () =>
-              createTransport({
+            // Loaded only when SMTP is configured: most runs never need it.
+            try: () => import("nodemailer").then(({ createTransport }) => createTransport({
                 host,
                 port: config.alerts.smtpPort,
                 secure: config.alerts.smtpPort === 465,
@@ -44,7 +43,7 @@ export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
                 ...(Option.isSome(config.alerts.smtpUser)
                   ? { auth: { user: config.alerts.smtpUser.value, pass: Option.match(config.alerts.smtpPassword, { onNone: () => "", onSome: Redacted.value }) } }
                   : {})
-              }).sendMail({ from: config.alerts.emailFrom, to: config.alerts.emailTo, subject, text }),
+              }).sendMail({ from: config.alerts.emailFrom, to: config.alerts.emailTo, subject, text })),
             // The password never reaches the message: only the server's own words.
             catch: (e) => (e instanceof Error ? e.message.replace(/pass(word)?[^,;]*/gi, "pass***") : "unknown error")
           }).pipe(

@@ -4,11 +4,8 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { SqlClient } from "@effect/sql"
-import { MssqlClient } from "@effect/sql-mssql"
-import { PgClient } from "@effect/sql-pg"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Cause, Duration, Effect, Redacted, type Scope } from "effect"
-import Tedious from "tedious"
 import type { DatabaseTarget } from "./AppConfig.js"
 
 const TRANSIENT_CODES = new Set([
@@ -46,30 +43,6 @@ export const causeMessage = (cause: unknown): string => {
 }
 
 /**
- * SQL Server parameter types: every string NVARCHAR (the default, VARCHAR,
- * loses characters outside the server's code page) and every JS number FLOAT
- * (the default, Int, truncates 1.5 to 1). Money never travels as a number.
- */
-export const mssqlParameterTypes = {
-  ...MssqlClient.defaultParameterTypes,
-  string: Tedious.TYPES.NVarChar,
-  number: Tedious.TYPES.Float
-}
-
-/** The client options for `mssql://user:password@host:port/database?encrypt=…&trustServerCertificate=…`. */
-export const mssqlOptions = (url: URL): MssqlClient.MssqlClientConfig => ({
-  server: url.hostname,
-  port: url.port === "" ? 1433 : Number(url.port),
-  database: decodeURIComponent(url.pathname.replace(/^\//, "")),
-  username: decodeURIComponent(url.username),
-  password: Redacted.make(decodeURIComponent(url.password)),
-  trustServer: url.searchParams.get("trustServerCertificate") === "true",
-  encrypt: url.searchParams.get("encrypt") !== "false",
-  connectTimeout: Duration.seconds(15),
-  parameterTypes: mssqlParameterTypes
-})
-
-/**
  * Opens a client for `target` in the current scope. A failure to open (a
  * missing SQLite file, a refused connection) fails with the database's own
  * message; the caller names the setting.
@@ -88,12 +61,15 @@ export const makeSqlClient = (
     url.searchParams.set("options", `-c statement_timeout=${Math.round(options.statementTimeoutSeconds * 1000)}`)
     return Redacted.make(url.toString())
   }
+  // The server drivers are loaded only for the dialect in use.
   const open: Effect.Effect<SqlClient.SqlClient, unknown, Scope.Scope | Reactivity.Reactivity> =
     target.kind === "sqlite"
       ? SqliteClient.make({ filename: target.filename, readonly: options.readonly ?? false })
       : target.kind === "postgres"
-      ? PgClient.make({ url: pgUrl(), connectTimeout: Duration.seconds(10), maxConnections: 4 })
-      : MssqlClient.make(mssqlOptions(new URL(Redacted.value(target.url))))
+      ? Effect.flatMap(Effect.promise(() => import("@effect/sql-pg")), ({ PgClient }) =>
+        PgClient.make({ url: pgUrl(), connectTimeout: Duration.seconds(10), maxConnections: 4 }))
+      : Effect.flatMap(Effect.promise(() => import("./MssqlOptions.js")), ({ MssqlClient, mssqlOptions }) =>
+        MssqlClient.make(mssqlOptions(new URL(Redacted.value(target.url)))))
   return open.pipe(
     Effect.sandbox,
     Effect.mapError((cause) => {

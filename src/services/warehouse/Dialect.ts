@@ -35,6 +35,8 @@ export interface Dialect {
   readonly timestampParam: string
   /** A timestamp column as ISO 8601 text that Date.parse reads as UTC. */
   readonly timestampText: (expr: string) => string
+  /** Deletes the staged rows of run `?` that a later row of the same key supersedes (append-only staging). */
+  readonly deleteSuperseded: (table: string, key: string) => string
   /** A write statement, made to report how many rows it affected. */
   readonly counting: (sql: string) => string
   /** A JSON object (as text) from alternating key literals and expressions. */
@@ -65,6 +67,9 @@ export const sqlite: Dialect = {
   top: () => "",
   limit: (n) => ` LIMIT ${Math.max(1, Math.floor(n))}`,
   timestampParam: "CAST(? AS TEXT)",
+  // NOT IN builds one temporary index of the survivors: n log n.
+  deleteSuperseded: (table, key) =>
+    `DELETE FROM ${table} WHERE run_id = ? AND seq NOT IN (SELECT max(seq) FROM ${table} WHERE run_id = ? GROUP BY ${key})`,
   timestampText: (e) => `CAST(${e} AS TEXT)`,
   counting: (sql) => sql,
   jsonObject: (pairs) => `json_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
@@ -79,7 +84,7 @@ export const sqlite: Dialect = {
     // WAL with synchronous=NORMAL: a commit survives a killed process (not a power cut in
     // its last instant), and batches stop paying an fsync each. A 64 MiB page cache.
     "PRAGMA synchronous = NORMAL",
-    "PRAGMA cache_size = -65536"
+    "PRAGMA cache_size = -16384"
   ]
 }
 
@@ -96,6 +101,10 @@ export const postgres: Dialect = {
   top: () => "",
   limit: (n) => ` LIMIT ${Math.max(1, Math.floor(n))}`,
   timestampParam: "CAST(? AS TIMESTAMPTZ)",
+  // A hash self-join; NOT IN over a million rows would not fit work_mem and go quadratic.
+  deleteSuperseded: (table, key) =>
+    `DELETE FROM ${table} s USING ${table} later
+     WHERE s.run_id = ? AND later.run_id = s.run_id AND later.${key} = s.${key} AND later.seq > s.seq`,
   timestampText: (e) => `CAST(${e} AS TEXT)`,
   counting: (sql) => sql,
   jsonObject: (pairs) => `jsonb_build_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
@@ -131,6 +140,9 @@ export const mssql: Dialect = {
   limit: () => "",
   // Style 127: ISO 8601 with its Z, whatever the session's DATEFORMAT and language.
   timestampParam: "CONVERT(DATETIME2(3), ?, 127)",
+  deleteSuperseded: (table, key) =>
+    `WITH ranked AS (SELECT ROW_NUMBER() OVER (PARTITION BY ${key} ORDER BY seq DESC) AS n FROM ${table} WHERE run_id = ?)
+     DELETE FROM ranked WHERE n > 1`,
   timestampText: (e) => `CONCAT(CONVERT(NVARCHAR(30), ${e}, 126), 'Z')`,
   counting: (sql) => `${sql};\nSELECT @@ROWCOUNT AS affected`,
   jsonObject: (pairs) => `(SELECT ${pairs.map(([k, v]) => `${v} AS [${k}]`).join(", ")} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,

@@ -128,8 +128,8 @@ export const mssqlWarehouse: ReadonlyArray<string> = [
       finished_at DATETIME2(3) NOT NULL)`,
   `CREATE INDEX ix_etl_lineage_run ON etl_lineage (run_id)`,
   `CREATE TABLE etl_state ("key" ${key} CONSTRAINT pk_etl_state PRIMARY KEY, value ${text} NOT NULL, updated_at DATETIME2(3) NOT NULL)`,
-  `CREATE TABLE etl_stage_customers (run_id ${key} NOT NULL, ${customer}, CONSTRAINT pk_etl_stage_customers PRIMARY KEY (run_id, customer_id))`,
-  `CREATE TABLE etl_stage_products (run_id ${key} NOT NULL, ${product}, CONSTRAINT pk_etl_stage_products PRIMARY KEY (run_id, product_id))`,
-  `CREATE TABLE etl_stage_sales (run_id ${key} NOT NULL, ${sale}, location ${text}, CONSTRAINT pk_etl_stage_sales PRIMARY KEY (run_id, transaction_id))`,
+  `CREATE TABLE etl_stage_customers (seq BIGINT IDENTITY(1, 1) CONSTRAINT pk_etl_stage_customers PRIMARY KEY, run_id ${key} NOT NULL, ${customer})`,
+  `CREATE TABLE etl_stage_products (seq BIGINT IDENTITY(1, 1) CONSTRAINT pk_etl_stage_products PRIMARY KEY, run_id ${key} NOT NULL, ${product})`,
+  `CREATE TABLE etl_stage_sales (seq BIGINT IDENTITY(1, 1) CONSTRAINT pk_etl_stage_sales PRIMARY KEY, run_id ${key} NOT NULL, ${sale}, location ${text})`,
   `CREATE TABLE etl_dirty_customers (customer_id ${key} CONSTRAINT pk_etl_dirty_customers PRIMARY KEY, first_id ${key})`
 ]

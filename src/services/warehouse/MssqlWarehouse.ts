@@ -16,7 +16,7 @@ import { SqlClient } from "@effect/sql"
 import { MssqlClient } from "@effect/sql-mssql"
 import { Effect, Layer, Redacted } from "effect"
 import type { Reject } from "../../schema/Reject.js"
-import { mssqlOptions } from "../SqlClients.js"
+import { mssqlOptions } from "../MssqlOptions.js"
 import { Warehouse, type WarehouseService } from "../Warehouse.js"
 import { mssql } from "./Dialect.js"
 import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
@@ -37,38 +37,29 @@ export const openJson = (param: string, columns: ReadonlyArray<string>) =>
 /** Rows per staged JSON batch: a few MB of text per statement. */
 const ROWS_PER_BATCH = 5000
 
-/** One JSON array per ROWS_PER_BATCH rows, duplicate keys dropped but the last (MERGE may touch a row once). */
-const batches = (rows: ReadonlyArray<object>, key: string): Array<string> => {
+/** One JSON array per ROWS_PER_BATCH rows. */
+const batches = (rows: ReadonlyArray<object>): Array<string> => {
   const out: Array<string> = []
-  for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) {
-    const byKey = new Map<unknown, object>()
-    for (const row of rows.slice(start, start + ROWS_PER_BATCH)) {
-      const k = (row as Record<string, unknown>)[key]
-      byKey.delete(k)
-      byKey.set(k, row)
-    }
-    out.push(JSON.stringify([...byKey.values()]))
-  }
+  for (let start = 0; start < rows.length; start += ROWS_PER_BATCH) out.push(JSON.stringify(rows.slice(start, start + ROWS_PER_BATCH)))
   return out
 }
 
 const differs = (columns: ReadonlyArray<string>) =>
   columns.map((c) => `NOT EXISTS (SELECT t.${c} INTERSECT SELECT s.${c})`).join(" OR ")
 
-/** The staging MERGE of one table: last row per (run_id, key) wins. */
-export const stageStatement = (table: string, columns: ReadonlyArray<string>, key: string) => {
-  const data = columns.filter((c) => c !== key)
-  return `MERGE ${table} WITH (HOLDLOCK) AS t
-USING (SELECT @1 AS run_id, j.* FROM ${openJson("@2", columns)} AS j) AS s
-ON t.run_id = s.run_id AND t.${key} = s.${key}
-WHEN MATCHED THEN UPDATE SET ${data.map((c) => `t.${c} = s.${c}`).join(", ")}
-WHEN NOT MATCHED THEN INSERT (run_id, ${columns.join(", ")}) VALUES (s.run_id, ${columns.map((c) => `s.${c}`).join(", ")});`
-}
+/** The staging append of one JSON batch; the merge keeps the last row of each key. */
+export const stageStatement = (table: string, columns: ReadonlyArray<string>) =>
+  `INSERT INTO ${table} (run_id, ${columns.join(", ")})
+SELECT @1, j.* FROM ${openJson("@2", columns)} AS j;`
+
+/** Last wins: the staged rows of run @1 that a later row of the same key replaces. */
+const dropSuperseded = (table: string, key: string) => `${mssql.deleteSuperseded(table, key).replace("?", "@1")};`
 
 /** The dimension MERGE: the origin's upsert, counting inserts and real updates. */
 export const dimensionMerge = (source: string, table: string, stageTable: string, columns: ReadonlyArray<string>, key: string) => {
   const data = columns.filter((c) => c !== key)
   return `SET XACT_ABORT ON;
+${dropSuperseded(stageTable, key)}
 DECLARE @changes TABLE (action NVARCHAR(10));
 DECLARE @staged BIGINT = (SELECT COUNT_BIG(*) FROM ${stageTable} WHERE run_id = @1);
 MERGE ${table} WITH (HOLDLOCK) AS t
@@ -99,6 +90,7 @@ const touched = `updated_date = CASE WHEN sales_fact.run_id = @1 AND sales_fact.
 
 /** The whole sales merge as one batch: @1 the run id, @2 whether the high-water mark moves. */
 export const salesMerge = `SET XACT_ABORT ON;
+${dropSuperseded("etl_stage_sales", "transaction_id")}
 DECLARE @changes TABLE (action NVARCHAR(10));
 -- 1. Quarantine facts whose dimension rows are missing; every later run retries them.
 MERGE etl_rejects WITH (HOLDLOCK) AS r
@@ -197,10 +189,10 @@ export const make = Effect.gen(function* () {
   const base = yield* SqlWarehouse.make(mssql)
   const run = (text: string, params: ReadonlyArray<unknown>) => sql.unsafe(text, params)
 
-  const stage = (operation: string, table: string, columns: ReadonlyArray<string>, key: string) => {
-    const statement = stageStatement(table, columns, key)
+  const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
+    const statement = stageStatement(table, columns)
     return (runId: string, rows: ReadonlyArray<object>) =>
-      Effect.forEach(batches(rows, key), (json) => run(statement, [runId, json]), { discard: true }).pipe(
+      Effect.forEach(batches(rows), (json) => run(statement, [runId, json]), { discard: true }).pipe(
         SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError(operation))
       )
@@ -228,7 +220,9 @@ export const make = Effect.gen(function* () {
         reason: r.reason, location: r.location, payload
       }
     })
-    return Effect.forEach(batches(rows, "reject_key"), (json) => run(rejectsMerge, [runId, json]), { discard: true }).pipe(
+    // A MERGE may touch a row once: of a key twice in one batch, the last is sent.
+    const last = new Map(rows.map((r) => [`${r.source}\u0000${r.reject_key}`, r]))
+    return Effect.forEach(batches([...last.values()]), (json) => run(rejectsMerge, [runId, json]), { discard: true }).pipe(
       SqlWarehouse.transaction(sql),
       Effect.mapError(SqlWarehouse.warehouseError("record rejects"))
     )
@@ -236,9 +230,9 @@ export const make = Effect.gen(function* () {
 
   const service: WarehouseService = {
     ...base,
-    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
-    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
-    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"], "transaction_id"),
+    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS),
+    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS),
+    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"]),
     recordRejects,
     mergeCustomers: mergeDimension("customers", "customer_dim", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
     mergeProducts: mergeDimension("products", "product_dim", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),

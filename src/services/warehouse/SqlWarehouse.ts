@@ -89,12 +89,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
 
   yield* Effect.forEach(d.setup, (s) => exec(s), { discard: true })
 
-  const stage = (operation: string, table: string, columns: ReadonlyArray<string>, key: string, extra: ReadonlyArray<string> = []) => {
-    const all = ["run_id", ...columns, ...extra]
-    const update = [...columns, ...extra].filter((c) => c !== key).map((c) => `${c} = excluded.${c}`).join(", ")
-    const statement = (rows: number) =>
-      `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}
-       ON CONFLICT (run_id, ${key}) DO UPDATE SET ${update}`
+  /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
+  const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
+    const all = ["run_id", ...columns]
+    const statement = (rows: number) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
         for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
@@ -104,11 +102,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
             const row = item as Readonly<Record<string, unknown>>
             params.push(runId)
             for (const c of columns) params.push(row[c] ?? null)
-            for (const c of extra) params.push(row[c] ?? null)
           }
           yield* exec(statement(slice.length), params)
         }
       }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
+  }
+  /** Last wins: drops the staged rows of this run that a later row of the same key replaces. */
+  const dropSuperseded = (table: string, key: string, runId: string) => {
+    const text = d.deleteSuperseded(table, key)
+    return step(`superseded in ${table}`, changes(text, Array.from(text.matchAll(/\?/g), () => runId)))
   }
 
   /** UPDATE rows that really changed, INSERT new keys; counts from the statements themselves. */
@@ -116,6 +118,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     (runId: string, now: string) =>
       Effect.gen(function* () {
         const data = columns.filter((c) => c !== key)
+        yield* dropSuperseded(stageTable, key, runId)
         const staged = yield* count(`SELECT count(*) AS n FROM ${stageTable} WHERE run_id = ?`, [runId])
         const updated = yield* changes(
           `UPDATE ${table} SET (${data.join(",")}, updated_date) = (${data.map((c) => "s." + c).join(",")}, ${ts})
@@ -146,6 +149,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
 
   const mergeSales = (runId: string, now: string, moveMark: boolean) =>
     Effect.gen(function* () {
+      yield* dropSuperseded("etl_stage_sales", "transaction_id", runId)
       // 1. Quarantine facts whose dimension rows are missing; every later run retries them.
       yield* step("quarantine", exec(
         `INSERT INTO etl_rejects (source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run)
@@ -373,9 +377,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [o.finishedAt, o.status, o.recordsRead, o.recordsLoaded, o.recordsRejected, o.recordsFiltered, o.errorRate,
           o.durationSeconds, o.summaryJson, o.runId]
       ).pipe(Effect.asVoid, Effect.mapError(warehouseError("finish run"))),
-    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
-    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
-    stageSales: stage("stage sales", "etl_stage_sales", SALE_COLUMNS, "transaction_id", ["location"]),
+    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS),
+    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS),
+    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"]),
     recordRejects,
     mergeCustomers: mergeDimension("customers", "customer_dim", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
     mergeProducts: mergeDimension("products", "product_dim", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
