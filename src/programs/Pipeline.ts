@@ -1,12 +1,12 @@
 /**
  * run_etl_pipeline: extract → transform → load → validate → report.
  *
- * Dimensions load concurrently, then facts (their referential check needs
- * this run's dimensions). A source that cannot be read ends only its own
+ * Customers load alongside products and then sales; the sales merge waits for
+ * the customers (its referential check needs this run's dimensions). A source that cannot be read ends only its own
  * branch and the run ends `partial`; a warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, DateTime, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
+import { Clock, DateTime, Deferred, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { FileSystem } from "@effect/platform"
 import { OutputError, type SourceError, type WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
@@ -149,15 +149,24 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
     }
 
     const body = Effect.gen(function* () {
+      // Customers alongside products then sales; the sales merge waits for the customers.
+      const customersLoaded = yield* Deferred.make<void>()
       const [, products] = yield* Effect.all(
         [
-          loadCustomers(run).pipe(metrics.stage("customers"), degradeGracefully("customers")),
-          loadProducts(run).pipe(metrics.stage("products"), degradeGracefully("products"))
+          loadCustomers(run).pipe(
+            metrics.stage("customers"),
+            degradeGracefully("customers"),
+            Effect.ensuring(Deferred.succeed(customersLoaded, undefined))
+          ),
+          loadProducts(run).pipe(
+            metrics.stage("products"),
+            degradeGracefully("products"),
+            Effect.tap(() => loadSales(run, Deferred.await(customersLoaded)).pipe(metrics.stage("sales"), degradeGracefully("sales")))
+          )
         ],
         // Inside the dry run's single transaction the branches share one connection: one at a time.
         { concurrency: options.dryRun ? 1 : 2 }
       )
-      yield* loadSales(run).pipe(metrics.stage("sales"), degradeGracefully("sales"))
       const validation = yield* metrics.stage("validate")(
         warehouse.validate(Money.formatDecimal(config.processing.commissionRate))
       )

@@ -112,7 +112,13 @@ const transformProductPayload = (payload: unknown, location: string): Outcome<Pr
   return new Reject({ source: "products", record_key: key === "" ? null : key, category: result.category, reason: result.reason, location, payload: payloadFields(payload) })
 }
 
-export const loadSales = (run: RunContext) =>
+/**
+ * Sales start once the products are merged (a fact's cost_amount needs its
+ * product's cost) and read, transform and stage while the customers still
+ * load; the merge waits for `customersLoaded` (its referential check needs
+ * this run's customers).
+ */
+export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
@@ -145,6 +151,7 @@ export const loadSales = (run: RunContext) =>
       }
     }).pipe(stageSales)
     yield* metrics.extracted("sales")
+    yield* customersLoaded
     const merge = yield* (yield* CircuitBreaker).resilient("warehouse", "merging sales", warehouse.mergeSales(run.runId, run.now, run.moveMark))
     if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
     yield* metrics.changes("sales_fact", { ...merge })
