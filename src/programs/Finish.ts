@@ -114,8 +114,8 @@ export const recordRun = (
       })
       yield* warehouse.recordLineage(lineage).pipe(Effect.ignore)
       if (files.failed_records !== null) {
-        const rejects = yield* warehouse.rejectsSeenIn(runId).pipe(Effect.orElseSucceed(() => []))
-        yield* writeFailedRecords(config.files.outputDir, runId, rejects)
+        yield* writeFailedRecords(config.files.outputDir, runId, (after, limit) =>
+          warehouse.rejectsSeenIn(runId, after, limit).pipe(Effect.orElseSucceed(() => [])))
       }
     }
     yield* writeSummary(config.files.outputDir, summary)

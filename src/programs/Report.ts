@@ -46,26 +46,34 @@ const csvField = (value: unknown): string => {
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
 
+const FIXED = ["source", "record_key", "category", "reason", "location", "attempts"]
+
+const payloadOf = (r: OpenReject): Record<string, unknown> => {
+  try {
+    const p = JSON.parse(r.payload) as unknown
+    return typeof p === "object" && p !== null ? (p as Record<string, unknown>) : { value: p }
+  } catch {
+    return { payload: r.payload }
+  }
+}
+
+/** The raw columns of a set of rejects, in the order they first appear. */
+const rawColumnsOf = (rejects: ReadonlyArray<OpenReject>, into: Set<string> = new Set()) => {
+  for (const r of rejects) for (const c of Object.keys(payloadOf(r))) if (!FIXED.includes(c)) into.add(c)
+  return into
+}
+
+const csvHeader = (raw: Iterable<string>) => [...FIXED, ...raw].map(csvField).join(",") + "\n"
+const csvLines = (rejects: ReadonlyArray<OpenReject>, raw: ReadonlyArray<string>) =>
+  rejects.map((r) => {
+    const p = payloadOf(r)
+    return [r.source, r.recordKey, r.category, r.reason, r.location, r.attempts, ...raw.map((c) => p[c])].map(csvField).join(",") + "\n"
+  }).join("")
+
 /** The failed-records CSV: fixed columns, then every raw field any reject carried. */
 export const failedRecordsCsv = (rejects: ReadonlyArray<OpenReject>): string => {
-  const payloads = rejects.map((r) => {
-    try {
-      const p = JSON.parse(r.payload) as unknown
-      return typeof p === "object" && p !== null ? (p as Record<string, unknown>) : { value: p }
-    } catch {
-      return { payload: r.payload }
-    }
-  })
-  const fixed = ["source", "record_key", "category", "reason", "location", "attempts"]
-  const rawColumns = [...new Set(payloads.flatMap((p) => Object.keys(p)))].filter((c) => !fixed.includes(c))
-  const lines = [[...fixed, ...rawColumns].map(csvField).join(",")]
-  rejects.forEach((r, i) => {
-    const p = payloads[i]!
-    lines.push(
-      [r.source, r.recordKey, r.category, r.reason, r.location, r.attempts, ...rawColumns.map((c) => p[c])].map(csvField).join(",")
-    )
-  })
-  return lines.join("\n") + "\n"
+  const raw = [...rawColumnsOf(rejects)]
+  return csvHeader(raw) + csvLines(rejects, raw)
 }
 
 const writeFile = (path: string, content: string) =>
@@ -79,8 +87,38 @@ const writeFile = (path: string, content: string) =>
 export const writeSummary = (outputDir: string, summary: RunSummary) =>
   writeFile(`${outputDir}/run_${summary.run_id}.json`, JSON.stringify(summary, null, 2) + "\n")
 
-export const writeFailedRecords = (outputDir: string, runId: string, rejects: ReadonlyArray<OpenReject>) =>
-  writeFile(`${outputDir}/failed_records_${runId}.csv`, failedRecordsCsv(rejects))
+const PAGE = 5000
+
+/**
+ * Writes `OUTPUT_DIR/failed_records_<run_id>.csv` from the warehouse in pages
+ * of 5,000 rejects: once to learn every raw column, once to write, so a run
+ * with millions of rejects never holds them all.
+ */
+export const writeFailedRecords = <E>(
+  outputDir: string,
+  runId: string,
+  page: (after: number, limit: number) => Effect.Effect<ReadonlyArray<OpenReject & { readonly id: number }>, E>
+) => {
+  const path = `${outputDir}/failed_records_${runId}.csv`
+  const pages = <A>(f: (rows: ReadonlyArray<OpenReject>) => Effect.Effect<A, E | OutputError>) =>
+    Effect.iterate({ after: 0, more: true }, {
+      while: (s) => s.more,
+      body: ({ after }) =>
+        Effect.flatMap(page(after, PAGE), (rows) =>
+          Effect.as(f(rows), { after: rows.at(-1)?.id ?? after, more: rows.length === PAGE }))
+    })
+  return Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const raw = new Set<string>()
+    yield* pages((rows) => Effect.sync(() => rawColumnsOf(rows, raw)))
+    const columns = [...raw]
+    yield* writeFile(path, csvHeader(columns))
+    yield* pages((rows) =>
+      fs.writeFileString(path, csvLines(rows, columns), { flag: "a" }).pipe(
+        Effect.mapError((e) => new OutputError({ path, reason: e.message, cause: e }))
+      ))
+  })
+}
 
 /**
  * Rows as aligned columns, the first row a header. `numbers`: columns after

@@ -144,7 +144,8 @@ export interface WarehouseService {
   readonly listRejects: (filter: { readonly source?: Source | undefined; readonly category?: RejectCategory | undefined; readonly limit: number }) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
   /** Marks the open rejects of a category (and source) for the next run to retry; returns how many. */
   readonly requeue: (category: RejectCategory, source?: Source) => Effect.Effect<number, WarehouseError>
-  readonly rejectsSeenIn: (runId: string) => Effect.Effect<ReadonlyArray<OpenReject>, WarehouseError>
+  /** The open rejects run `runId` saw, `limit` at a time after reject id `after`, in id order. */
+  readonly rejectsSeenIn: (runId: string, after: number, limit: number) => Effect.Effect<ReadonlyArray<OpenReject & { readonly id: number }>, WarehouseError>
   readonly highWaterMark: Effect.Effect<Option.Option<string>, WarehouseError>
   readonly lastSuccessfulRun: Effect.Effect<Option.Option<string>, WarehouseError>
   /** The last `n` successful runs, newest first: the baseline for anomaly detection. */

@@ -87,7 +87,7 @@ describe("SQL Server warehouse, rendered", () => {
         "CREATE INDEX ix_sales_fact_date ON sales_fact (transaction_date) INCLUDE (total_amount, commission)",
         "CREATE INDEX ix_sales_fact_first_time ON sales_fact (customer_id) WHERE customer_status = 'First-time'",
         "CREATE INDEX ix_etl_rejects_open ON etl_rejects (source, category) WHERE resolved_run IS NULL",
-        "CREATE INDEX ix_etl_rejects_last_seen ON etl_rejects (last_seen_run)",
+        "CREATE INDEX ix_etl_rejects_last_seen ON etl_rejects (last_seen_run, reject_id)",
         "CREATE INDEX ix_etl_run_history_status ON etl_run_history (status, started_at)",
         "CREATE INDEX ix_etl_lineage_run ON etl_lineage (run_id)"
       ])

@@ -98,7 +98,7 @@ export const mssqlWarehouse: ReadonlyArray<string> = [
       retry_requested BIGINT NOT NULL DEFAULT 0,
       CONSTRAINT uq_etl_rejects UNIQUE (source, reject_key))`,
   `CREATE INDEX ix_etl_rejects_open ON etl_rejects (source, category) WHERE resolved_run IS NULL`,
-  `CREATE INDEX ix_etl_rejects_last_seen ON etl_rejects (last_seen_run)`,
+  `CREATE INDEX ix_etl_rejects_last_seen ON etl_rejects (last_seen_run, reject_id)`,
   `CREATE TABLE etl_run_history (
       run_id ${key} CONSTRAINT pk_etl_run_history PRIMARY KEY,
       env ${key} NOT NULL,

@@ -203,14 +203,22 @@ export const factIndexes = (d: Dialect): ReadonlyArray<readonly [name: string, c
   ["sales_fact_first_time", `CREATE INDEX sales_fact_first_time ON sales_fact (customer_id) WHERE customer_status = 'First-time'`]
 ]
 
+/**
+ * Migration 6: the failed-records file pages through a run's rejects by id.
+ * SQLite's index on last_seen_run already ends with the rowid (reject_id).
+ */
+export const schemaV6 = (d: Dialect): ReadonlyArray<string> =>
+  d.kind === "sqlite" ? [] : [`CREATE INDEX etl_rejects_seen_page ON etl_rejects (last_seen_run, reject_id)`]
+
 /** The migrations of dialect `d`, by id. SQL Server has its own T-SQL schema under the same ids. */
 export const migrationsFor = (d: Dialect): Readonly<Record<string, ReadonlyArray<string>>> =>
   d.kind === "mssql"
-    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [], "0005_append_staging": [] }
+    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [], "0005_append_staging": [], "0006_reject_pages": [] }
     : {
         "0001_warehouse": schemaV1(d),
         "0002_reject_requeue": schemaV2(d),
         "0003_first_transaction": schemaV3(d),
         "0004_staging_storage": schemaV4(d),
-        "0005_append_staging": schemaV5(d)
+        "0005_append_staging": schemaV5(d),
+        "0006_reject_pages": schemaV6(d)
       }

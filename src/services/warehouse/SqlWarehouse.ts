@@ -430,8 +430,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         `UPDATE etl_rejects SET retry_requested = 1 WHERE resolved_run IS NULL AND category = ? AND (CAST(? AS ${d.types.text}) IS NULL OR source = ?)`,
         [category, source ?? null, source ?? null]
       ).pipe(Effect.mapError(warehouseError("requeue rejects"))),
-    rejectsSeenIn: (runId) =>
-      readRejects(`SELECT * FROM etl_rejects WHERE last_seen_run = ? AND resolved_run IS NULL ORDER BY reject_id`, [runId]),
+    rejectsSeenIn: (runId, after, limit) =>
+      exec(
+        `SELECT ${d.top(limit)}* FROM etl_rejects WHERE last_seen_run = ? AND resolved_run IS NULL AND reject_id > ?
+         ORDER BY reject_id${d.limit(limit)}`,
+        [runId, after]
+      ).pipe(
+        Effect.map((rows) => rows.map((r) => ({ ...toOpenReject(r as Record<string, unknown>), id: Number((r as { reject_id: unknown }).reject_id) }))),
+        Effect.mapError(warehouseError("read rejects"))
+      ),
     highWaterMark: single(`SELECT value FROM etl_state WHERE "key" = 'high_water_mark'`, "read high-water mark"),
     lastSuccessfulRun: single(
       `SELECT ${d.top(1)}${d.timestampText("finished_at")} AS value FROM etl_run_history WHERE status = 'success' ORDER BY finished_at DESC${d.limit(1)}`,
