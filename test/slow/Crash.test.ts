@@ -4,19 +4,12 @@
  * sums, statuses, open rejects). Slow: runs when ETL_SLOW_TESTS=1 (CI sets it).
  */
 import { describe, expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { spawn, spawnSync } from "node:child_process"
-import { mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { fingerprint } from "../support/Fingerprint.js"
+import { bin, SLOW, slowSuite } from "../support/Slow.js"
 
-const SLOW = process.env.ETL_SLOW_TESTS === "1"
-if (!SLOW) console.log("skipped: crash tests are slow; set ETL_SLOW_TESTS=1 to run them (CI does)")
-
-const root = join(import.meta.dirname, "../..")
-const bin = join(root, "bin/etl.js")
-const dir = mkdtempSync(join(tmpdir(), "etl-crash-"))
-const data = join(dir, "input")
+const { data, dir } = slowSuite("crash tests", "etl-crash-")
 const env = (db: string) => ({ PATH: process.env.PATH ?? "", INPUT_DIR: data, DATABASE_URL: `sqlite:${db}`, OUTPUT_DIR: join(dir, "out"), LOG_DIR: join(dir, "logs"), BATCH_SIZE: "2000" })
 
 const run = (db: string) => spawnSync(process.execPath, [bin, "run", "--full-refresh"], { env: env(db), encoding: "utf8", timeout: 120_000 })
@@ -31,24 +24,6 @@ const killAfter = (db: string, ms: number) =>
       resolve(code)
     })
   })
-
-/** What a user would compare: counts, money sums, statuses, and the open rejects. */
-const fingerprint = (path: string) => {
-  const db = new Database(path, { readonly: true })
-  const q = (sql: string) => db.prepare(sql).all()
-  const out = {
-    customers: q("SELECT count(*) n, group_concat(segment) s FROM (SELECT segment FROM customer_dim ORDER BY customer_id)"),
-    products: q("SELECT count(*) n, sum(price) p FROM product_dim"),
-    facts: q("SELECT count(*) n, sum(total_amount) t, sum(commission) c, sum(coalesce(cost_amount, 0)) k FROM sales_fact"),
-    statuses: q("SELECT customer_status, count(*) n FROM sales_fact GROUP BY 1 ORDER BY 1"),
-    firsts: q("SELECT customer_id, transaction_id FROM sales_fact WHERE customer_status = 'First-time' ORDER BY 1"),
-    rejects: q("SELECT source, reject_key, category, reason FROM etl_rejects WHERE resolved_run IS NULL ORDER BY 1, 2"),
-    mark: q("SELECT value FROM etl_state WHERE key = 'high_water_mark'"),
-    staged: q("SELECT (SELECT count(*) FROM etl_stage_sales) + (SELECT count(*) FROM etl_stage_customers) + (SELECT count(*) FROM etl_stage_products) n")
-  }
-  db.close()
-  return out
-}
 
 describe.skipIf(!SLOW)("crash consistency", () => {
   it("a run killed at any point, then a clean run, equals one clean run", async () => {

@@ -19,7 +19,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { mssqlOptions } from "../MssqlOptions.js"
 import { Warehouse, type WarehouseService } from "../Warehouse.js"
 import { mssql } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
+import { dimensionMergesFrom, SALE_COLUMNS, stagingFrom } from "./Schema.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
 
 /** T-SQL types of the staged columns, for OPENJSON's WITH clause; the rest are NVARCHAR(MAX). */
@@ -230,12 +230,9 @@ export const make = Effect.gen(function* () {
 
   const service: WarehouseService = {
     ...base,
-    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS),
-    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS),
-    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"]),
+    ...stagingFrom(stage),
     recordRejects,
-    mergeCustomers: mergeDimension("customers", "customer_dim", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
-    mergeProducts: mergeDimension("products", "product_dim", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
+    ...dimensionMergesFrom(mergeDimension),
     mergeSales: (runId, _now, moveMark) =>
       run(salesMerge, [runId, moveMark ? 1 : 0]).pipe(
         Effect.map((rows) => {

@@ -13,7 +13,7 @@ import { Duration, Effect, Layer, type Redacted } from "effect"
 import pg from "pg"
 import { Warehouse, type WarehouseService } from "../Warehouse.js"
 import { postgres } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
+import { stagingFrom } from "./Schema.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
 
 const DATE_OID = 1082
@@ -53,9 +53,7 @@ export const make = Effect.gen(function* () {
   }
   const service: WarehouseService = {
     ...base,
-    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS),
-    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS),
-    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"])
+    ...stagingFrom(stage)
   }
   return service
 })

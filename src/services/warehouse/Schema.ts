@@ -21,6 +21,28 @@ export const SALE_COLUMNS = [
   "cost_amount", "profit_margin", "commission", "value_tier", "transaction_date", "sales_rep_id"
 ] as const
 
+/** Where each source stages and lands: what every dialect's staging and merges are written against. */
+export const TABLES = {
+  customers: { stage: "etl_stage_customers", target: "customer_dim", staged: CUSTOMER_COLUMNS, columns: CUSTOMER_COLUMNS, key: "customer_id" },
+  products: { stage: "etl_stage_products", target: "product_dim", staged: PRODUCT_COLUMNS, columns: PRODUCT_COLUMNS, key: "product_id" },
+  sales: { stage: "etl_stage_sales", target: "sales_fact", staged: [...SALE_COLUMNS, "location"], columns: SALE_COLUMNS, key: "transaction_id" }
+} as const
+
+/** The port's three staging operations from one dialect's `stage(operation, table, columns)`. */
+export const stagingFrom = <F>(stage: (operation: string, table: string, columns: ReadonlyArray<string>) => F) => ({
+  stageCustomers: stage("stage customers", TABLES.customers.stage, TABLES.customers.staged),
+  stageProducts: stage("stage products", TABLES.products.stage, TABLES.products.staged),
+  stageSales: stage("stage sales", TABLES.sales.stage, TABLES.sales.staged)
+})
+
+/** The port's two dimension merges from one dialect's `merge(source, table, stageTable, columns, key)`. */
+export const dimensionMergesFrom = <F>(
+  merge: (source: string, table: string, stageTable: string, columns: ReadonlyArray<string>, key: string) => F
+) => ({
+  mergeCustomers: merge("customers", TABLES.customers.target, TABLES.customers.stage, TABLES.customers.columns, TABLES.customers.key),
+  mergeProducts: merge("products", TABLES.products.target, TABLES.products.stage, TABLES.products.columns, TABLES.products.key)
+})
+
 const columns = (d: Dialect) => {
   const t = d.types
   return {

@@ -13,7 +13,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { CUSTOMER_COLUMNS, factIndexes, migrationsFor, PRODUCT_COLUMNS, SALE_COLUMNS } from "./Schema.js"
+import { dimensionMergesFrom, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom } from "./Schema.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -385,12 +385,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [o.finishedAt, o.status, o.recordsRead, o.recordsLoaded, o.recordsRejected, o.recordsFiltered, o.errorRate,
           o.durationSeconds, o.summaryJson, o.runId]
       ).pipe(Effect.asVoid, Effect.mapError(warehouseError("finish run"))),
-    stageCustomers: stage("stage customers", "etl_stage_customers", CUSTOMER_COLUMNS),
-    stageProducts: stage("stage products", "etl_stage_products", PRODUCT_COLUMNS),
-    stageSales: stage("stage sales", "etl_stage_sales", [...SALE_COLUMNS, "location"]),
+    ...stagingFrom(stage),
     recordRejects,
-    mergeCustomers: mergeDimension("customers", "customer_dim", "etl_stage_customers", CUSTOMER_COLUMNS, "customer_id"),
-    mergeProducts: mergeDimension("products", "product_dim", "etl_stage_products", PRODUCT_COLUMNS, "product_id"),
+    ...dimensionMergesFrom(mergeDimension),
     mergeSales,
     productCosts: exec(`SELECT product_id, CAST(cost AS ${d.types.text}) AS cost FROM product_dim`).pipe(
       Effect.map((rows) => new Map(rows.map((r) => {
