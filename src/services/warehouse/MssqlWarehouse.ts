@@ -112,7 +112,8 @@ WHEN MATCHED THEN UPDATE SET
 WHEN NOT MATCHED THEN
   INSERT (source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run)
   VALUES ('sales', q.transaction_id, q.transaction_id, 'referential', q.reason, q.location, q.payload, 1, @1, @1);
-DELETE s FROM etl_stage_sales s WHERE s.run_id = @1 AND (${noCustomer} OR ${noProduct});
+DELETE FROM etl_stage_sales WHERE run_id = @1 AND transaction_id IN (
+  SELECT reject_key FROM etl_rejects WHERE source = 'sales' AND category = 'referential' AND resolved_run IS NULL AND last_seen_run = @1);
 DECLARE @referential BIGINT = @@ROWCOUNT;
 DECLARE @staged BIGINT = (SELECT COUNT_BIG(*) FROM etl_stage_sales WHERE run_id = @1);
 -- 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.

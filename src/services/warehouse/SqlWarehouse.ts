@@ -107,6 +107,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         }
       }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
   }
+  /** Runs a statement whose every `?` is the run id. */
+  const forRun = (text: string, runId: string) => exec(text, Array.from(text.matchAll(/\?/g), () => runId))
   /** Last wins: drops the staged rows of this run that a later row of the same key replaces. */
   const dropSuperseded = (table: string, key: string, runId: string) => {
     const text = d.deleteSuperseded(table, key)
@@ -137,7 +139,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            WHERE source = ? AND resolved_run IS NULL AND record_key IN (SELECT ${key} FROM ${stageTable} WHERE run_id = ?)`,
           [runId, source, runId]
         )
-        yield* exec(`DELETE FROM ${stageTable} WHERE run_id = ?`, [runId])
+        yield* forRun(d.clearStage(stageTable), runId)
         yield* Effect.logDebug(`merged ${table}`).pipe(Effect.annotateLogs({ inserted, updated, resolved }))
         return { inserted, updated, unchanged: staged - inserted - updated }
       }).pipe(inTransaction, Effect.mapError(warehouseError(`merge ${table}`)))
@@ -168,8 +170,13 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
         [runId, runId, runId]
       ))
+      // The quarantined rows, found again through the rejects just written (a few) rather than by
+      // checking both dimensions for every staged row a second time.
       const referential = yield* step("unstage quarantined", changes(
-        `DELETE FROM etl_stage_sales AS s WHERE s.run_id = ? AND (${noCustomer} OR ${noProduct})`, [runId]
+        `DELETE FROM etl_stage_sales WHERE run_id = ? AND transaction_id IN (
+           SELECT reject_key FROM etl_rejects
+           WHERE source = 'sales' AND category = 'referential' AND resolved_run IS NULL AND last_seen_run = ?)`,
+        [runId, runId]
       ))
       const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [runId])
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
@@ -194,11 +201,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const bulk = staged > (yield* count(`SELECT count(*) AS n FROM sales_fact`))
       if (bulk) for (const [name] of factIndexes(d)) yield* exec(`DROP INDEX ${name}`)
       // New facts start as Repeat: the step below then rewrites only the rows whose status really
-      // differs (mostly one First-time per customer) instead of every new row.
+      // differs (mostly one First-time per customer) instead of every new row. The keys already
+      // there were updated above; ON CONFLICT skips them without the SELECT reading sales_fact,
+      // which would make SQLite copy every row into a temporary table before inserting.
       const inserted = yield* step("insert facts", changes(
         `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
          SELECT ${SALE_COLUMNS.map((c) => "s." + c).join(",")}, 'Repeat', ?, ${ts} FROM etl_stage_sales s
-         WHERE s.run_id = ? AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`,
+         WHERE s.run_id = ?
+         ON CONFLICT (transaction_id) DO NOTHING`,
         [runId, now, runId]
       ))
       if (bulk) yield* step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
@@ -240,7 +250,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [now]
         )
       }
-      yield* step("clear stage", exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [runId]))
+      yield* step("clear stage", forRun(d.clearStage("etl_stage_sales"), runId))
       const movedOnNew = yield* count(
         `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
       )
@@ -502,7 +512,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     clearStaging: (runId) =>
       Effect.forEach(
         ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"],
-        (t) => exec(`DELETE FROM ${t} WHERE run_id = ?`, [runId]),
+        (t) => forRun(d.clearStage(t), runId),
         { discard: true }
       ).pipe(Effect.mapError(warehouseError("clear staging"))),
     backup: (runId, dir, keep) =>
