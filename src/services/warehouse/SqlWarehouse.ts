@@ -112,7 +112,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** Last wins: drops the staged rows of this run that a later row of the same key replaces. */
   const dropSuperseded = (table: string, key: string, runId: string) => {
     const text = d.deleteSuperseded(table, key)
-    return step(`superseded in ${table}`, changes(text, Array.from(text.matchAll(/\?/g), () => runId)))
+    return Effect.zipRight(
+      Effect.forEach(d.analyze(table), (statement) => exec(statement), { discard: true }),
+      step(`superseded in ${table}`, changes(text, Array.from(text.matchAll(/\?/g), () => runId)))
+    )
   }
 
   /** UPDATE rows that really changed, INSERT new keys; counts from the statements themselves. */
@@ -170,6 +173,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
         [runId, runId, runId]
       ))
+      yield* Effect.forEach(d.analyze("etl_rejects"), (statement) => exec(statement), { discard: true })
       // The quarantined rows, found again through the rejects just written (a few) rather than by
       // checking both dimensions for every staged row a second time.
       const referential = yield* step("unstage quarantined", changes(
