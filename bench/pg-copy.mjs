@@ -1,4 +1,4 @@
-// PostgreSQL staging at 1M rows: the multi-row INSERT … ON CONFLICT the warehouse uses, against
+// PostgreSQL staging at 1M rows: a multi-row INSERT … ON CONFLICT (what the warehouse first did), against
 // one INSERT … SELECT FROM unnest() with an array parameter per column, and COPY FROM STDIN
 // (pg-copy-streams) into the same UNLOGGED staging table, plain and followed by the upsert it
 // would need (COPY into a temporary table, then INSERT … SELECT … ON CONFLICT).
@@ -54,9 +54,9 @@ const multiRow = async () => {
   }
 }
 const TYPES = ["text", "text", "text", "text", "bigint", "numeric", "numeric", "numeric", "numeric", "numeric", "numeric", "text", "date", "text", "text"]
-const unnest = async () => {
+const unnest = (upsert) => async () => {
   const statement = `INSERT INTO bench_stage (${COLUMNS}) SELECT * FROM unnest(${TYPES.map((t, i) => `$${i + 1}::${t}[]`).join(", ")})
-    ON CONFLICT (run_id, transaction_id) DO UPDATE SET ${update}`
+    ${upsert ? `ON CONFLICT (run_id, transaction_id) DO UPDATE SET ${update}` : ""}`
   for (let start = 0; start < rows; start += BATCH) {
     const columns = COLUMNS.map(() => [])
     for (let i = start; i < Math.min(rows, start + BATCH); i++) row(i).forEach((v, c) => columns[c].push(v))
@@ -97,7 +97,8 @@ const copyUpsert = async () => {
 console.log(`${rows.toLocaleString("en")} staged sales rows into PostgreSQL ${(await client.query("SHOW server_version")).rows[0].server_version}, ${BATCH.toLocaleString("en")}-row transactions\n`)
 console.log("| method | seconds | rows/s | rows |\n|---|---|---|---|")
 await time(`multi-row INSERT … ON CONFLICT (${PER_STATEMENT} rows, ${PER_STATEMENT * COLUMNS.length} parameters each)`, multiRow)
-await time("INSERT … SELECT FROM unnest(one array parameter per column) … ON CONFLICT", unnest)
+await time("INSERT … SELECT FROM unnest(one array parameter per column) … ON CONFLICT", unnest(true))
+await time("INSERT … SELECT FROM unnest(…), appending (no upsert)", unnest(false))
 await time("COPY FROM STDIN (no upsert)", copyPlain)
 await time("COPY into a temporary table, then INSERT … SELECT … ON CONFLICT", copyUpsert)
 await client.query("DROP TABLE IF EXISTS bench_stage")

@@ -39,7 +39,7 @@ export const build = async () => {
     sourcemap: "linked",
     sourcesContent: false,
     // Native and CommonJS drivers stay in node_modules.
-    external: ["better-sqlite3", "pg", "pg-native", "tedious", "nodemailer"],
+    external: ["better-sqlite3", "pg", "pg-native", "pg-copy-streams", "tedious", "nodemailer"],
     banner: { js: "import { createRequire as __etlRequire } from 'node:module'; const require = __etlRequire(import.meta.url);" },
     logLevel: "warning"
   })

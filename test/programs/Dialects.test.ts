@@ -1,10 +1,13 @@
 /** The same input gives row for row the same warehouse in PostgreSQL as in SQLite. */
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
+import { SqlClient } from "@effect/sql"
 import { Effect, Option } from "effect"
 import { join } from "node:path"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
+import { Warehouse } from "../../src/services/Warehouse.js"
+import { transactionClient } from "../../src/services/warehouse/PgWarehouse.js"
 import { backends, rows } from "../support/Backends.js"
 import { inputs } from "../support/Fixtures.js"
 import { skipReason } from "../support/Postgres.js"
@@ -44,3 +47,32 @@ describe.skipIf(skipReason !== undefined)("SQLite and PostgreSQL", () => {
     }), 120_000)
 })
 
+
+describe.skipIf(skipReason !== undefined)("PostgreSQL staging", () => {
+  it.effect("goes through COPY on the transaction's own connection, every character intact", () =>
+    Effect.gen(function* () {
+      const postgres = backends[1]!
+      const nasty = ["tab\there", "line\nbreak", "back\\slash \\N", "carriage\rreturn", "quote ' and \"", "Zoë Ünal 東京 🚀", "\\."]
+      const staged = yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        const warehouse = yield* Warehouse
+        yield* warehouse.migrate
+        return yield* Effect.gen(function* () {
+          expect(Option.isSome(yield* transactionClient)).toBe(true)
+          yield* warehouse.stageCustomers("copy-run", nasty.map((name, i) => ({
+            customer_id: `C${i}`, first_name: name, last_name: null, name, email: null, email_valid: 0 as const, phone: null,
+            address: name, base_segment: "Basic", segment: "Basic", registration_date: i === 0 ? null : "2024-02-29", quality_flags: null
+          })))
+          const back = yield* sql.unsafe<{ name: string; address: string; registration_date: string | null }>(
+            "SELECT name, address, registration_date FROM etl_stage_customers WHERE run_id = 'copy-run' ORDER BY seq"
+          )
+          return yield* Effect.fail({ back })
+        }).pipe(sql.withTransaction, Effect.flip)
+      }).pipe(Effect.provide(postgres.layer(settings)))
+      // The transaction failed on purpose with what it read, so the staged rows roll back.
+      if (!("back" in staged)) return yield* Effect.die(staged)
+      expect(staged.back.map((r) => r.name)).toEqual(nasty)
+      expect(staged.back.map((r) => r.address)).toEqual(nasty)
+      expect(staged.back.map((r) => r.registration_date)).toEqual([null, ...nasty.slice(1).map(() => "2024-02-29")])
+    }))
+})
