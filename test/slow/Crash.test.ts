@@ -27,20 +27,24 @@ const killAfter = (db: string, ms: number) =>
 
 describe.skipIf(!SLOW)("crash consistency", () => {
   it("a run killed at any point, then a clean run, equals one clean run", async () => {
-    expect(spawnSync(process.execPath, [bin, "generate", "--transactions", "40000", "--out", data, "--seed", "5"], { encoding: "utf8" }).status).toBe(0)
+    expect(spawnSync(process.execPath, [bin, "generate", "--transactions", "80000", "--out", data, "--seed", "5"], { encoding: "utf8" }).status).toBe(0)
     const clean = join(dir, "clean.db")
+    const started = Date.now()
     const first = run(clean)
+    const took = Date.now() - started
     expect(first.status, first.stderr).toBe(0)
     const expected = fingerprint(clean)
 
     const crashed = join(dir, "crashed.db")
     const kills: Array<number> = []
-    // Kill points spread over start-up, staging and merging; each later run starts over the wreck of the last.
-    for (const ms of [900, 1600, 2200, 2800, 3400, 4200]) {
-      const code = await killAfter(crashed, ms + Math.floor(Math.random() * 300))
+    // Kill points spread over a clean run's duration (start-up, staging, merging), jittered; each
+    // later run starts over the wreck of the last.
+    for (const share of [0.2, 0.35, 0.5, 0.65, 0.8, 0.9]) {
+      const ms = Math.floor(took * share * (0.9 + Math.random() * 0.2))
+      const code = await killAfter(crashed, ms)
       if (code === null) kills.push(ms)
     }
-    console.log(`killed ${kills.length} runs with SIGKILL at about ${kills.join(", ")} ms`)
+    console.log(`a clean run took ${took} ms; killed ${kills.length} runs with SIGKILL at ${kills.join(", ")} ms`)
     expect(kills.length).toBeGreaterThanOrEqual(3)
     const last = run(crashed)
     expect(last.status, last.stderr).toBe(0)
