@@ -2,7 +2,7 @@
  * The PostgreSQL warehouse: SqlWarehouse in the postgres Dialect, except that
  * a batch is appended to staging with COPY FROM STDIN on the transaction's own
  * connection. Measured at 1M rows (bench/pg-copy.mjs): multi-row VALUES with
- * an upsert 24.5 s, INSERT … SELECT FROM unnest() 10.4 s, COPY 3.8 s. Staging
+ * an upsert 24.1 s, INSERT … SELECT FROM unnest() 7.9 s appending, COPY 3.7 s. Staging
  * is append-only (the merge keeps the last row per key), so plain COPY is
  * enough. COPY needs the raw `pg` client of the transaction, which
  * @effect/sql-pg 0.53 keeps in a field of its connection; if a future version
