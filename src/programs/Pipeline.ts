@@ -2,8 +2,9 @@
  * run_etl_pipeline: extract → transform → load → validate → report.
  *
  * Customers load alongside products and then sales; the sales merge waits for
- * the customers (its referential check needs this run's dimensions). A source that cannot be read ends only its own
- * branch and the run ends `partial`; a warehouse failure ends it `failed`.
+ * the customers (its referential check needs this run's dimensions). A source
+ * that cannot be read ends only its own branch and the run ends `partial`; a
+ * warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
 import { Clock, DateTime, Deferred, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
