@@ -183,17 +183,22 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [runId, runId]
       ))
       const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [runId])
+      const existing = yield* count(`SELECT count(*) AS n FROM sales_fact`)
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
-      yield* step("dirty customers", exec(
-        d.insertIgnore("etl_dirty_customers", "customer_id", `
-         SELECT s.customer_id FROM etl_stage_sales s LEFT JOIN sales_fact f ON f.transaction_id = s.transaction_id
-         WHERE s.run_id = ? AND (f.transaction_id IS NULL OR ${d.distinct("f.customer_id", "s.customer_id")}
-           OR ${d.distinct("f.transaction_date", "s.transaction_date")})
-         UNION
-         SELECT f.customer_id FROM etl_stage_sales s JOIN sales_fact f ON f.transaction_id = s.transaction_id
-         WHERE s.run_id = ? AND ${d.distinct("f.customer_id", "s.customer_id")}`, "customer_id"),
-        [runId, runId]
-      ))
+      //    Into an empty fact table every staged customer is one, without looking for their facts.
+      yield* step("dirty customers", existing === 0
+        ? exec(d.insertIgnore("etl_dirty_customers", "customer_id",
+          `SELECT DISTINCT customer_id FROM etl_stage_sales WHERE run_id = ?`, "customer_id"), [runId])
+        : exec(
+          d.insertIgnore("etl_dirty_customers", "customer_id", `
+           SELECT s.customer_id FROM etl_stage_sales s LEFT JOIN sales_fact f ON f.transaction_id = s.transaction_id
+           WHERE s.run_id = ? AND (f.transaction_id IS NULL OR ${d.distinct("f.customer_id", "s.customer_id")}
+             OR ${d.distinct("f.transaction_date", "s.transaction_date")})
+           UNION
+           SELECT f.customer_id FROM etl_stage_sales s JOIN sales_fact f ON f.transaction_id = s.transaction_id
+           WHERE s.run_id = ? AND ${d.distinct("f.customer_id", "s.customer_id")}`, "customer_id"),
+          [runId, runId]
+        ))
       // 3. The merge itself.
       const updated = yield* step("update facts", changes(
         `UPDATE sales_fact SET (${saleData.join(",")}, run_id, updated_date) = (${saleData.map((c) => "s." + c).join(",")}, ?, ${ts})
@@ -202,7 +207,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [runId, now, runId]
       ))
       // A bulk load (more new rows than the table holds) builds the secondary indexes afterwards.
-      const bulk = staged > (yield* count(`SELECT count(*) AS n FROM sales_fact`))
+      const bulk = staged > existing
       if (bulk) for (const [name] of factIndexes(d)) yield* exec(`DROP INDEX ${name}`)
       // New facts start as Repeat: the step below then rewrites only the rows whose status really
       // differs (mostly one First-time per customer) instead of every new row. The keys already
