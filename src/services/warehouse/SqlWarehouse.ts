@@ -107,14 +107,17 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         }
       }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
   }
-  /** Runs a statement whose every `?` is the run id. */
-  const forRun = (text: string, runId: string) => exec(text, Array.from(text.matchAll(/\?/g), () => runId))
+  /** The parameters of a statement whose every `?` is `value` (dialects differ in how many they need). */
+  const each = (text: string, value: unknown) => Array.from(text.matchAll(/\?/g), () => value)
+  const forRun = (text: string, runId: string) => exec(text, each(text, runId))
+  /** Refreshes the planner's statistics of a table just filled, where the dialect needs it. */
+  const analyze = (table: string) => Effect.forEach(d.analyze(table), (statement) => exec(statement), { discard: true })
   /** Last wins: drops the staged rows of this run that a later row of the same key replaces. */
   const dropSuperseded = (table: string, key: string, runId: string) => {
     const text = d.deleteSuperseded(table, key)
     return Effect.zipRight(
-      Effect.forEach(d.analyze(table), (statement) => exec(statement), { discard: true }),
-      step(`superseded in ${table}`, changes(text, Array.from(text.matchAll(/\?/g), () => runId)))
+      analyze(table),
+      step(`superseded in ${table}`, changes(text, each(text, runId)))
     )
   }
 
@@ -173,7 +176,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
         [runId, runId, runId]
       ))
-      yield* Effect.forEach(d.analyze("etl_rejects"), (statement) => exec(statement), { discard: true })
+      yield* analyze("etl_rejects")
       // The quarantined rows, found again through the rejects just written (a few) rather than by
       // checking both dimensions for every staged row a second time.
       const referential = yield* step("unstage quarantined", changes(
@@ -515,7 +518,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         ), { discard: true }).pipe(inTransaction, Effect.mapError(warehouseError("record lineage"))),
     validate: (rate) =>
       Effect.forEach(checks, ([check, text]) =>
-        count(text, Array.from(text.matchAll(/\?/g), () => rate)).pipe(
+        count(text, each(text, rate)).pipe(
           Effect.map((n) => ({ check, passed: n === 0, detail: n === 0 ? "ok" : `${n} row(s) fail` }))
         )).pipe(Effect.mapError(warehouseError("validate"))),
     clearStaging: (runId) =>
