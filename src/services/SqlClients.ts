@@ -37,6 +37,13 @@ export const causeMessage = (cause: unknown): string => {
   for (let depth = 0; depth < 5 && typeof current === "object" && current !== null; depth++) {
     const m = (current as { message?: unknown }).message
     if (typeof m === "string" && m.length > 0) message = m
+    // An AggregateError (tedious tries every address of a host) says only "Could not connect
+    // (sequence)": the attempts' own messages are the useful part.
+    const inner = (current as { errors?: unknown }).errors
+    if (Array.isArray(inner) && inner.length > 0) {
+      const each = [...new Set(inner.map((e) => String((e as { message?: unknown } | null)?.message ?? e)))]
+      message = `${message}: ${each.join("; ")}`
+    }
     current = (current as { cause?: unknown }).cause
   }
   return message
