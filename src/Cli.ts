@@ -5,7 +5,7 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
 import { NodeContext } from "@effect/platform-node"
-import { Cause, ConfigError, Console, Data, Effect, Either, Layer, Option } from "effect"
+import { Cause, Config, ConfigError, Console, Data, Effect, Either, Layer, Option } from "effect"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
 import { dashboardFigures, renderDashboard } from "./programs/Dashboard.js"
@@ -104,10 +104,17 @@ const run = Command.make(
     to: day("to", "Last day of a backfill window (inclusive)"),
     fullRefresh: Options.boolean("full-refresh").pipe(Options.withDescription("Reprocess everything, ignoring the high-water mark")),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Extract, transform and validate; write nothing to the warehouse")),
-    strict: Options.boolean("strict").pipe(Options.withDescription("Exit 4 when a data-quality check finds an error"))
+    strict: Options.boolean("strict").pipe(Options.withDescription("Exit 4 when a data-quality check finds an error")),
+    partitionBy: Options.choice("partition-by", ["none", "day"]).pipe(
+      Options.withDefault("none" as const),
+      Options.withDescription("day: load the sales as one workflow per day of the window on the cluster's runners (etl runner)")
+    )
   },
   (o) =>
     Effect.gen(function* () {
+      if (o.partitionBy === "day" && (o.dryRun || o.fullRefresh)) {
+        return yield* usageError(`--partition-by day cannot be combined with ${o.dryRun ? "--dry-run" : "--full-refresh (pass --from and --to)"}`)
+      }
       if (Option.isSome(o.date) && (Option.isSome(o.from) || Option.isSome(o.to))) {
         return yield* usageError("--date cannot be combined with --from/--to")
       }
@@ -117,7 +124,11 @@ const run = Command.make(
       if (Option.isSome(o.from) && Option.isSome(o.to) && o.from.value > o.to.value) {
         return yield* usageError(`--from ${o.from.value} is after --to ${o.to.value}`)
       }
-      const summary = yield* runPipeline(o).pipe(withEnvironment(o.env))
+      const summary = yield* Effect.gen(function* () {
+        // A partitioned run finds out its cluster storage is missing before it starts.
+        if (o.partitionBy === "day") yield* Effect.flatMap(Effect.promise(() => import("./layers/Cluster.js")), (m) => m.clusterStorage)
+        return yield* runPipeline(o)
+      }).pipe(withEnvironment(o.env))
       const code = summary.status === "success" ? EXIT.success : summary.status === "partial" ? EXIT.partial : EXIT.failure
       if (code !== EXIT.success) return yield* new ExitStatus({ code })
       // Quality findings and anomalies leave the exit code alone unless asked.
@@ -243,9 +254,71 @@ const report = Command.make(
     }).pipe(withEnvironment(o.env))
 ).pipe(Command.withDescription("Write OUTPUT_DIR/dashboard.html from the run history (or print the figures as JSON)"))
 
+const runner = Command.make(
+  "runner",
+  {
+    env,
+    host: Options.text("host").pipe(
+      Options.withFallbackConfig(Config.string("RUNNER_HOST")),
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("Address the other runners and the runs reach this runner at (RUNNER_HOST)")
+    ),
+    port: Options.integer("port").pipe(
+      Options.withFallbackConfig(Config.integer("RUNNER_PORT")),
+      Options.withDefault(34431),
+      Options.withDescription("TCP port of this runner (RUNNER_PORT)")
+    ),
+    concurrency: Options.integer("concurrency").pipe(
+      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--concurrency expects a whole number ≥ 1"),
+      Options.withDefault(1),
+      Options.withDescription("How many partitions this runner stages at once")
+    )
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const [partitions, cluster] = yield* Effect.promise(() => Promise.all([import("./programs/Partitions.js"), import("./layers/Cluster.js")]))
+      const storage = yield* cluster.clusterStorage
+      // The run migrates the warehouse before it submits partitions (runners starting together would race).
+      const name = `${o.host}:${o.port} pid ${process.pid}`
+      yield* Effect.logInfo(`runner ${name} starting (cluster state in ${storage.display}); stop it with Ctrl-C`)
+      return yield* Layer.launch(cluster.runnerLayer({ host: o.host, port: o.port }, partitions.partitionWorkflows(name, o.concurrency)))
+    }).pipe(withEnvironment(o.env))
+).pipe(Command.withDescription("Run partitions of partitioned runs (etl run --partition-by day) until stopped"))
+
+const partitionsCommand = Command.make(
+  "partitions",
+  {
+    env,
+    runId: Options.text("run").pipe(Options.optional, Options.withDescription("The run (default: the newest partitioned run)")),
+    json: Options.boolean("json").pipe(Options.withDescription("Print the partitions as JSON"))
+  },
+  (o) =>
+    Effect.gen(function* () {
+      const warehouse = yield* Warehouse
+      yield* warehouse.migrate
+      const rows = yield* warehouse.partitions(Option.getOrNull(o.runId))
+      if (o.json) return yield* Console.log(JSON.stringify(rows, null, 2))
+      if (rows.length === 0) return yield* Console.log("No partitioned run yet.")
+      const merged = rows.filter((r) => r.state === "merged").length
+      yield* Console.log(`Run ${rows[0]!.runId}: ${merged} of ${rows.length} partitions merged`)
+      const summary = (json: string | null, keys: ReadonlyArray<string>) => {
+        if (json === null) return "-"
+        const v = JSON.parse(json) as Record<string, number>
+        return keys.map((k) => `${v[k] ?? 0} ${k}`).join(", ")
+      }
+      yield* Console.log(table([
+        ["partition", "state", "runner", "stagings", "merges", "staged", "merged", "updated"],
+        ...rows.map((r) => [
+          r.key, r.state + (r.error === null ? "" : `: ${r.error.slice(0, 60)}`), r.runner ?? "-", String(r.stageAttempts), String(r.merges),
+          summary(r.staged, ["read", "loaded"]), summary(r.merged, ["inserted", "updated"]), r.updatedAt.slice(0, 19)
+        ])
+      ]))
+    }).pipe(withEnvironment(o.env))
+).pipe(Command.withDescription("Show the partitions of a partitioned run: state, runner, attempts"))
+
 export const etl = Command.make("etl").pipe(
   Command.withDescription("ETL of customers, products and sales into a star schema"),
-  Command.withSubcommands([run, migrate, health, report, rejectsCommand, generateCommand])
+  Command.withSubcommands([run, migrate, health, report, rejectsCommand, generateCommand, runner, partitionsCommand])
 )
 
 export const cli = (version: string) => Command.run(etl, { name: "etl", version })

@@ -69,7 +69,8 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
     )
   )
 
-export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget<A>) =>
+/** Stages under `stageId` (the run's id, or one partition's) and records rejects as seen by run `runId`. */
+export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget<A>, stageId: string = runId) =>
   <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>) =>
     Effect.gen(function* () {
       const config = yield* AppConfig
@@ -85,7 +86,7 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
             const { filtered, rejects, rows } = partition(batch, target.key)
             const refused = rows.length === 0 ? [] : yield* stageIsolating(
               rows,
-              (some) => retry(target.stage(runId, some)),
+              (some) => retry(target.stage(stageId, some)),
               (row, error) => new Reject({
                 source: target.source,
                 record_key: target.key(row),

@@ -7,7 +7,7 @@
  * warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, DateTime, Deferred, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
+import { Clock, ConfigError, DateTime, Deferred, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { FileSystem } from "@effect/platform"
 import { OutputError, type SourceError, type WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
@@ -16,6 +16,7 @@ import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type ValidationFinding } from "../services/Warehouse.js"
 import * as Money from "../rules/Money.js"
+import type { DateWindow } from "../rules/Sales.js"
 import { emitLineage, newLineageRunId, runEvent } from "./OpenLineage.js"
 import { reportProgress } from "./Progress.js"
 import { recordRun } from "./Finish.js"
@@ -26,7 +27,20 @@ import { resolveWindow, type WindowOptions } from "./Window.js"
 export interface RunOptions extends WindowOptions {
   /** Extract, transform and validate, then roll everything back: nothing is written to the warehouse. */
   readonly dryRun: boolean
+  /** `day`: the sales load as one cluster workflow per day of the window, on the runners (see Partitions). */
+  readonly partitionBy?: "none" | "day" | undefined
 }
+
+/** The days a partitioned run splits its window into; an open end stops at the run's day. */
+const partitionKeys = (window: DateWindow, now: string) =>
+  Effect.gen(function* () {
+    if (window.from === null) {
+      return yield* Effect.fail(ConfigError.InvalidData(["--partition-by"],
+        "a partitioned run needs a window with a first day: pass --from and --to (or --date), or run incrementally after a first load"))
+    }
+    const { days } = yield* Effect.promise(() => import("./Partitions.js"))
+    return days({ from: window.from, to: window.to ?? now.slice(0, 10) })
+  })
 
 const newRunId = Effect.gen(function* () {
   const now = yield* DateTime.now
@@ -94,6 +108,7 @@ export const runPipeline = (options: RunOptions) =>
     }
     const resolved = yield* resolveWindow(options, config.processing.lookbackDays)
     const run: RunContext = { runId, now, window: resolved.window, moveMark: resolved.moveMark }
+    const partitions = options.partitionBy === "day" ? yield* partitionKeys(run.window, now) : null
     yield* Effect.logInfo(
       `run ${runId} (${config.env}, ${resolved.mode}) window ${run.window.from ?? "…"} → ${run.window.to ?? "…"}${options.dryRun ? ", dry run" : ""}`
     )
@@ -104,7 +119,7 @@ export const runPipeline = (options: RunOptions) =>
     }
     const lineageRunId = newLineageRunId()
     if (!options.dryRun) yield* emitLineage(runEvent(config, lineageRunId, runId, "START", now))
-    return yield* afterBegin(options, run, resolved, startedMs).pipe(
+    return yield* afterBegin(options, run, resolved, startedMs, partitions).pipe(
       Effect.tap((summary) =>
         options.dryRun ? Effect.void : emitLineage(runEvent(config, lineageRunId, runId, summary.status === "failed" ? "FAIL" : "COMPLETE", summary.finished_at, summary))),
       Effect.annotateLogs({ run_id: runId, env: config.env }),
@@ -126,8 +141,22 @@ export const runPipeline = (options: RunOptions) =>
     )
   }).pipe(Effect.withSpan("pipeline"))
 
+/** The partitioned sales load: once the customers are in, every day goes to the runners. */
+const salesOnRunners = (run: RunContext, keys: ReadonlyArray<string>, customersLoaded: Effect.Effect<void>) =>
+  Effect.gen(function* () {
+    yield* customersLoaded
+    const [partitions, cluster] = yield* Effect.promise(() => Promise.all([import("./Partitions.js"), import("../layers/Cluster.js")]))
+    return yield* partitions.loadSalesPartitioned(run, keys, cluster.clientLayer)
+  })
+
 /** Everything after the run is recorded and its lock taken; keeps the lock's heartbeat while it works. */
-const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly mode: RunSummary["mode"] }, startedMs: number) =>
+const afterBegin = (
+  options: RunOptions,
+  run: RunContext,
+  resolved: { readonly mode: RunSummary["mode"] },
+  startedMs: number,
+  partitions: ReadonlyArray<string> | null
+) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
@@ -162,7 +191,11 @@ const afterBegin = (options: RunOptions, run: RunContext, resolved: { readonly m
           loadProducts(run).pipe(
             metrics.stage("products"),
             degradeGracefully("products"),
-            Effect.tap(() => loadSales(run, Deferred.await(customersLoaded)).pipe(metrics.stage("sales"), degradeGracefully("sales")))
+            Effect.tap(() =>
+              (partitions === null ? loadSales(run, Deferred.await(customersLoaded)) : salesOnRunners(run, partitions, Deferred.await(customersLoaded))).pipe(
+                metrics.stage("sales"),
+                degradeGracefully("sales")
+              ))
           )
         ],
         // Inside the dry run's single transaction the branches share one connection: one at a time.

@@ -2,7 +2,7 @@
  * One program per source: extract → transform → stage, then the set-based
  * merge into its table. A SourceError ends only its own branch.
  */
-import { Effect, Option, Stream } from "effect"
+import { Chunk, Effect, identity, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
@@ -13,7 +13,8 @@ import { isRefusal, Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
-import { Warehouse, type StagedSale } from "../services/Warehouse.js"
+import { Warehouse, type SalesMerge, type StagedSale } from "../services/Warehouse.js"
+import type { CsvItem } from "./Csv.js"
 import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
 import { loadOutcomes } from "./Load.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
@@ -113,12 +114,25 @@ const transformProductPayload = (payload: unknown, location: string): Outcome<Pr
 }
 
 /**
- * Sales start once the products are merged (a fact's cost_amount needs its
- * product's cost) and read, transform and stage while the customers still
- * load; the merge waits for `customersLoaded` (its referential check needs
- * this run's customers).
+ * Which of the run's sales one call reads and stages, and under which staging
+ * id: the whole run (the default), or one partition of a partitioned run.
  */
-export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void) =>
+export interface SalesScope {
+  readonly stageId: string
+  /** Whether the open rejects of the dead-letter store are retried here (once per run: its first partition). */
+  readonly retry: boolean
+  /** The source database is read for this window (a partition's day); the rules still filter by the run's. */
+  readonly window: DateWindow
+  /** Which CSV rows are this scope's (a partition's): each row of the file belongs to exactly one. */
+  readonly owns?: ((item: CsvItem) => boolean) | undefined
+}
+
+/**
+ * Reads, transforms and stages sales for `scope` (dead-letter retries first,
+ * so a newer copy of the same transaction in the input wins). A fact's
+ * cost_amount needs its product's cost: the products are merged before.
+ */
+export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.runId, retry: true, window: run.window }) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
@@ -133,27 +147,51 @@ export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> 
       source: "sales",
       key: (r) => r.transaction_id,
       stage: warehouse.stageSales
-    })
+    }, scope.stageId)
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
-    // They are staged first, so a newer copy of the same transaction in this run's input wins.
-    const retryPricing = { ...pricing, window: { from: null, to: null } }
-    yield* retried("sales", (payload, location) =>
-      transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stageSales)
+    if (scope.retry) {
+      const retryPricing = { ...pricing, window: { from: null, to: null } }
+      yield* retried("sales", (payload, location) =>
+        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stageSales)
+    }
 
+    const owns = scope.owns
     yield* Option.match(config.files.sourceDatabase, {
-      onNone: () => extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing))),
+      onNone: () =>
+        extractSalesCsv(path).pipe(
+          owns === undefined ? identity : Stream.mapChunks(Chunk.filter(owns)),
+          Stream.mapChunks(transformSalesCsv(path, pricing))
+        ),
       onSome: (db) => {
         const location = `${db.display} sales_transactions`
-        return extractSalesDatabase(db, run.window, config.processing.batchSize, config.processing).pipe(
+        return extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
           Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, () => ({ ...raw })))
         )
       }
     }).pipe(stageSales)
     yield* metrics.extracted("sales")
+  })
+
+/** Records a sales merge in the run's metrics. */
+export const countSalesMerge = (merge: SalesMerge) =>
+  Effect.flatMap(Metrics, (metrics) =>
+    Effect.gen(function* () {
+      if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
+      yield* metrics.changes("sales_fact", { ...merge })
+    }))
+
+/**
+ * Sales start once the products are merged and read, transform and stage
+ * while the customers still load; the merge waits for `customersLoaded` (its
+ * referential check needs this run's customers).
+ */
+export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void) =>
+  Effect.gen(function* () {
+    yield* stageSales(run)
     yield* customersLoaded
+    const warehouse = yield* Warehouse
     const merge = yield* (yield* CircuitBreaker).resilient("warehouse", "merging sales", warehouse.mergeSales(run.runId, run.now, run.moveMark))
-    if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
-    yield* metrics.changes("sales_fact", { ...merge })
+    yield* countSalesMerge(merge)
     return merge
   })

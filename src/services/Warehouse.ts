@@ -117,6 +117,29 @@ export interface ValidationFinding {
   readonly detail: string
 }
 
+export type PartitionState = "planned" | "staging" | "staged" | "merged" | "failed"
+
+/** One partition of a partitioned run (`etl run --partition-by day`), as `etl partitions` shows it. */
+export interface PartitionRow {
+  readonly runId: string
+  readonly key: string
+  readonly seq: number
+  readonly state: PartitionState
+  /** The runner that last worked on it (host:port pid). */
+  readonly runner: string | null
+  /** How many times its staging started: more than 1 after a runner died mid-way. */
+  readonly stageAttempts: number
+  /** How many times its merge committed: 1 once merged, whatever crashed on the way. */
+  readonly merges: number
+  readonly staged: string | null
+  readonly merged: string | null
+  readonly error: string | null
+  readonly updatedAt: string
+}
+
+/** Where partition `key` of run `runId` stages its facts: apart from the other partitions'. */
+export const partitionStageId = (runId: string, key: string): string => `${runId}#${key}`
+
 export interface WarehouseService {
   readonly kind: DatabaseKind
   /** Creates or upgrades the schema; running it twice changes nothing. Returns the migrations applied. */
@@ -157,7 +180,25 @@ export interface WarehouseService {
   readonly recordLineage: (rows: ReadonlyArray<LineageRow>) => Effect.Effect<void, WarehouseError>
   /** validate_loaded_data: required columns, recomputed business rules, orphan facts. */
   readonly validate: (commissionRate: string) => Effect.Effect<ReadonlyArray<ValidationFinding>, WarehouseError>
+  /** Clears the run's staged rows, its partitions' included. */
   readonly clearStaging: (runId: string) => Effect.Effect<void, WarehouseError>
+  /** Records a partitioned run's partitions, in merge order; those already recorded (a resumed run) stay as they are. */
+  readonly planPartitions: (runId: string, keys: ReadonlyArray<string>, at: string) => Effect.Effect<void, WarehouseError>
+  /** A partition starts staging on `runner`: what an earlier attempt staged is cleared first. */
+  readonly startPartition: (runId: string, key: string, runner: string, at: string) => Effect.Effect<void, WarehouseError>
+  readonly partitionStaged: (runId: string, key: string, summary: string, at: string) => Effect.Effect<void, WarehouseError>
+  readonly partitionFailed: (runId: string, key: string, error: string, at: string) => Effect.Effect<void, WarehouseError>
+  /** How many partitions before `key` are neither merged nor failed: merges go in partition order. */
+  readonly partitionsAhead: (runId: string, key: string) => Effect.Effect<number, WarehouseError>
+  /**
+   * Merges one partition's staged facts, exactly once: the merge and the
+   * partition's `merged` state commit together, and a partition already merged
+   * returns its recorded counts (`replayed`) without touching the warehouse.
+   */
+  readonly mergePartition: (runId: string, key: string, now: string, at: string) => Effect.Effect<{ readonly merge: SalesMerge; readonly replayed: boolean }, WarehouseError>
+  /** The partitions of `runId`, or of the newest partitioned run when null. */
+  readonly partitions: (runId: string | null) => Effect.Effect<ReadonlyArray<PartitionRow>, WarehouseError>
+  readonly moveHighWaterMark: (now: string) => Effect.Effect<void, WarehouseError>
   /**
    * Backs the warehouse up before a full refresh and keeps the newest `keep`:
    * SQLite's online backup into `dir`, a backup schema on a server. Returns where.

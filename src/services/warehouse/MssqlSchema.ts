@@ -133,3 +133,20 @@ export const mssqlWarehouse: ReadonlyArray<string> = [
   `CREATE TABLE etl_stage_sales (seq BIGINT IDENTITY(1, 1) CONSTRAINT pk_etl_stage_sales PRIMARY KEY, run_id ${key} NOT NULL, ${sale}, location ${text})`,
   `CREATE TABLE etl_dirty_customers (customer_id ${key} CONSTRAINT pk_etl_dirty_customers PRIMARY KEY, first_id ${key})`
 ]
+
+/** Migration 7 in T-SQL: partitioned runs' bookkeeping (partitioned runs themselves need SQLite or PostgreSQL). */
+export const mssqlPartitions: ReadonlyArray<string> = [
+  `CREATE TABLE etl_partitions (
+    run_id ${key} NOT NULL,
+    partition_key ${key} NOT NULL,
+    seq INT NOT NULL,
+    state ${key} NOT NULL,
+    runner ${short},
+    stage_attempts INT NOT NULL DEFAULT 0,
+    merges INT NOT NULL DEFAULT 0,
+    staged ${text},
+    merged ${text},
+    error ${text},
+    updated_at DATETIME2(3) NOT NULL,
+    CONSTRAINT pk_etl_partitions PRIMARY KEY (run_id, partition_key))`
+]

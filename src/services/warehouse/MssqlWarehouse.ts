@@ -15,6 +15,7 @@
 import { SqlClient } from "@effect/sql"
 import { MssqlClient } from "@effect/sql-mssql"
 import { Effect, Layer, Redacted } from "effect"
+import { WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
 import { mssqlOptions } from "../MssqlOptions.js"
 import { Warehouse, type WarehouseService } from "../Warehouse.js"
@@ -229,6 +230,11 @@ export const make = Effect.gen(function* () {
     )
   }
 
+  const unpartitioned = new WarehouseError({
+    operation: "plan partitions",
+    reason: "partitioned runs (--partition-by) need a SQLite or PostgreSQL warehouse; run without --partition-by on SQL Server",
+    transient: false
+  })
   const service: WarehouseService = {
     ...base,
     ...stagingFrom(stage),
@@ -247,6 +253,9 @@ export const make = Effect.gen(function* () {
         SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError("merge sales_fact"))
       ),
+    // The partition merge is the SQLite/PostgreSQL statement sequence; SQL Server loads unpartitioned.
+    planPartitions: () => Effect.fail(unpartitioned),
+    mergePartition: () => Effect.fail(unpartitioned),
     backup: (runId, _dir, keep) =>
       Effect.gen(function* () {
         const schema = `etl_backup_${runId.replace(/[^A-Za-z0-9]/g, "_").toLowerCase()}`

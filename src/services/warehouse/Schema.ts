@@ -4,7 +4,7 @@
  * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
  */
 import type { Dialect } from "./Dialect.js"
-import { mssqlWarehouse } from "./MssqlSchema.js"
+import { mssqlPartitions, mssqlWarehouse } from "./MssqlSchema.js"
 
 export const CUSTOMER_COLUMNS = [
   "customer_id", "first_name", "last_name", "name", "email", "email_valid", "phone", "address",
@@ -232,15 +232,39 @@ export const factIndexes = (d: Dialect): ReadonlyArray<readonly [name: string, c
 export const schemaV6 = (d: Dialect): ReadonlyArray<string> =>
   d.kind === "sqlite" ? [] : [`CREATE INDEX etl_rejects_seen_page ON etl_rejects (last_seen_run, reject_id)`]
 
+/**
+ * Migration 7: the partitions of partitioned runs (`etl run --partition-by day`):
+ * their state, who worked on them, and how many times each step ran.
+ */
+export const schemaV7 = (d: Dialect): ReadonlyArray<string> => {
+  const t = d.types
+  return [
+    `CREATE TABLE etl_partitions (
+      run_id ${t.text} NOT NULL,
+      partition_key ${t.text} NOT NULL,
+      seq ${t.integer} NOT NULL,
+      state ${t.text} NOT NULL,
+      runner ${t.text},
+      stage_attempts ${t.integer} NOT NULL DEFAULT 0,
+      merges ${t.integer} NOT NULL DEFAULT 0,
+      staged ${t.text},
+      merged ${t.text},
+      error ${t.text},
+      updated_at ${t.timestamp} NOT NULL,
+      PRIMARY KEY (run_id, partition_key))`
+  ]
+}
+
 /** The migrations of dialect `d`, by id. SQL Server has its own T-SQL schema under the same ids. */
 export const migrationsFor = (d: Dialect): Readonly<Record<string, ReadonlyArray<string>>> =>
   d.kind === "mssql"
-    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [], "0005_append_staging": [], "0006_reject_pages": [] }
+    ? { "0001_warehouse": mssqlWarehouse, "0002_reject_requeue": [], "0003_first_transaction": [], "0004_staging_storage": [], "0005_append_staging": [], "0006_reject_pages": [], "0007_partitions": mssqlPartitions }
     : {
         "0001_warehouse": schemaV1(d),
         "0002_reject_requeue": schemaV2(d),
         "0003_first_transaction": schemaV3(d),
         "0004_staging_storage": schemaV4(d),
         "0005_append_staging": schemaV5(d),
-        "0006_reject_pages": schemaV6(d)
+        "0006_reject_pages": schemaV6(d),
+        "0007_partitions": schemaV7(d)
       }

@@ -11,7 +11,9 @@ import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
-import { Warehouse, type OpenReject, type WarehouseService } from "../Warehouse.js"
+import {
+  partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type WarehouseService
+} from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { dimensionMergesFrom, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom } from "./Schema.js"
 
@@ -155,9 +157,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const noCustomer = `NOT EXISTS (SELECT 1 FROM customer_dim c WHERE c.customer_id = s.customer_id)`
   const noProduct = `NOT EXISTS (SELECT 1 FROM product_dim p WHERE p.product_id = s.product_id)`
 
-  const mergeSales = (runId: string, now: string, moveMark: boolean) =>
+  /**
+   * Merges the sales staged under `stageId` (the run's own id, or one partition's: see
+   * partitionStageId) as run `runId`: facts, rejects and lineage carry the run's id.
+   */
+  const mergeSalesSteps = (runId: string, now: string, moveMark: boolean, stageId: string = runId) =>
     Effect.gen(function* () {
-      yield* dropSuperseded("etl_stage_sales", "transaction_id", runId)
+      const partitioned = stageId !== runId
+      yield* dropSuperseded("etl_stage_sales", "transaction_id", stageId)
       // 1. Quarantine facts whose dimension rows are missing; every later run retries them.
       yield* step("quarantine", exec(
         `INSERT INTO etl_rejects (source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run)
@@ -174,24 +181,27 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            category = excluded.category, reason = excluded.reason, location = excluded.location,
            payload = excluded.payload, resolved_run = NULL, retry_requested = 0,
            attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
-        [runId, runId, runId]
+        [runId, runId, stageId]
       ))
       yield* analyze("etl_rejects")
       // The quarantined rows, found again through the rejects just written (a few) rather than by
       // checking both dimensions for every staged row a second time.
-      const referential = yield* step("unstage quarantined", changes(
-        `DELETE FROM etl_stage_sales WHERE run_id = ? AND transaction_id IN (
-           SELECT reject_key FROM etl_rejects
-           WHERE source = 'sales' AND category = 'referential' AND resolved_run IS NULL AND last_seen_run = ?)`,
-        [runId, runId]
-      ))
-      const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [runId])
+      // A partition checks its own (few) rows again: the run's rejects also hold other partitions'.
+      const referential = yield* step("unstage quarantined", partitioned
+        ? changes(`DELETE FROM etl_stage_sales WHERE run_id = ? AND (${noCustomer.replaceAll("s.", "etl_stage_sales.")} OR ${noProduct.replaceAll("s.", "etl_stage_sales.")})`, [stageId])
+        : changes(
+          `DELETE FROM etl_stage_sales WHERE run_id = ? AND transaction_id IN (
+             SELECT reject_key FROM etl_rejects
+             WHERE source = 'sales' AND category = 'referential' AND resolved_run IS NULL AND last_seen_run = ?)`,
+          [runId, runId]
+        ))
+      const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [stageId])
       const existing = yield* count(`SELECT count(*) AS n FROM sales_fact`)
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
       //    Into an empty fact table every staged customer is one, without looking for their facts.
       yield* step("dirty customers", existing === 0
         ? exec(d.insertIgnore("etl_dirty_customers", "customer_id",
-          `SELECT DISTINCT customer_id FROM etl_stage_sales WHERE run_id = ?`, "customer_id"), [runId])
+          `SELECT DISTINCT customer_id FROM etl_stage_sales WHERE run_id = ?`, "customer_id"), [stageId])
         : exec(
           d.insertIgnore("etl_dirty_customers", "customer_id", `
            SELECT s.customer_id FROM etl_stage_sales s LEFT JOIN sales_fact f ON f.transaction_id = s.transaction_id
@@ -200,14 +210,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            UNION
            SELECT f.customer_id FROM etl_stage_sales s JOIN sales_fact f ON f.transaction_id = s.transaction_id
            WHERE s.run_id = ? AND ${d.distinct("f.customer_id", "s.customer_id")}`, "customer_id"),
-          [runId, runId]
+          [stageId, stageId]
         ))
       // 3. The merge itself.
       const updated = yield* step("update facts", changes(
         `UPDATE sales_fact SET (${saleData.join(",")}, run_id, updated_date) = (${saleData.map((c) => "s." + c).join(",")}, ?, ${ts})
          FROM etl_stage_sales s
          WHERE s.run_id = ? AND s.transaction_id = sales_fact.transaction_id AND (${differs("sales_fact", saleData)})`,
-        [runId, now, runId]
+        [runId, now, stageId]
       ))
       // A bulk load (more new rows than the table holds) builds the secondary indexes afterwards.
       const bulk = staged > existing
@@ -221,7 +231,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
          SELECT ${SALE_COLUMNS.map((c) => "s." + c).join(",")}, 'Repeat', ?, ${ts} FROM etl_stage_sales s
          WHERE s.run_id = ?
          ON CONFLICT (transaction_id) DO NOTHING`,
-        [runId, now, runId]
+        [runId, now, stageId]
       ))
       if (bulk) yield* step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
       // 4. First-time for each dirty customer's earliest transaction (one index seek each), Repeat for
@@ -232,42 +242,50 @@ export const make = (d: Dialect) => Effect.gen(function* () {
            SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = etl_dirty_customers.customer_id
            ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)})`
       ))
-      const touched = `updated_date = CASE WHEN sales_fact.run_id = ? AND sales_fact.updated_date IS NULL THEN NULL ELSE ${ts} END`
-      const demoted = yield* step("demote", changes(
-        `UPDATE sales_fact SET customer_status = 'Repeat', ${touched}
-         WHERE customer_status = 'First-time' AND customer_id IN (SELECT customer_id FROM etl_dirty_customers)
-           AND transaction_id NOT IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)`,
-        [runId, now]
-      ))
-      const promoted = yield* step("promote", changes(
-        `UPDATE sales_fact SET customer_status = 'First-time', ${touched}
-         WHERE transaction_id IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)
-           AND ${d.distinct("customer_status", "'First-time'")}`,
-        [runId, now]
-      ))
+      const newInRun = `sales_fact.run_id = ? AND sales_fact.updated_date IS NULL`
+      const touched = `updated_date = CASE WHEN ${newInRun} THEN NULL ELSE ${ts} END`
+      const demote = `customer_status = 'First-time' AND customer_id IN (SELECT customer_id FROM etl_dirty_customers)
+           AND transaction_id NOT IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)`
+      const promote = `transaction_id IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)
+           AND ${d.distinct("customer_status", "'First-time'")}`
+      // A partition counts the older facts it moves before moving them: facts an earlier partition of
+      // this run inserted are new, not changed (the whole run subtracts them once, below).
+      const olderMoving = partitioned
+        ? (yield* count(`SELECT count(*) AS n FROM sales_fact WHERE (${demote}) AND NOT (${newInRun})`, [runId])) +
+          (yield* count(`SELECT count(*) AS n FROM sales_fact WHERE (${promote}) AND NOT (${newInRun})`, [runId]))
+        : 0
+      const demoted = yield* step("demote", changes(`UPDATE sales_fact SET customer_status = 'Repeat', ${touched} WHERE ${demote}`, [runId, now]))
+      const promoted = yield* step("promote", changes(`UPDATE sales_fact SET customer_status = 'First-time', ${touched} WHERE ${promote}`, [runId, now]))
       const statusChanges = demoted + promoted
       yield* exec(`DELETE FROM etl_dirty_customers`)
       const resolved = yield* step("resolve rejects", changes(
         `UPDATE etl_rejects SET resolved_run = ?
          WHERE source = 'sales' AND resolved_run IS NULL
            AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
-        [runId, runId]
+        [runId, stageId]
       ))
-      if (moveMark) {
-        yield* exec(
-          `INSERT INTO etl_state ("key", value, updated_at)
-           SELECT 'high_water_mark', CAST(MAX(transaction_date) AS ${d.types.text}), ${ts} FROM sales_fact
-           HAVING MAX(transaction_date) IS NOT NULL
-           ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          [now]
-        )
-      }
-      yield* step("clear stage", forRun(d.clearStage("etl_stage_sales"), runId))
+      if (moveMark) yield* moveMarkTo(now)
+      // Other partitions may be staging beside this one: only this partition's rows go.
+      yield* step("clear stage", partitioned ? exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [stageId]) : forRun(d.clearStage("etl_stage_sales"), runId))
+      if (partitioned) return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: olderMoving }
       const movedOnNew = yield* count(
         `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
       )
       return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - movedOnNew }
-    }).pipe(inTransaction, Effect.mapError(warehouseError("merge sales_fact")))
+    })
+
+  const mergeSales = (runId: string, now: string, moveMark: boolean) =>
+    mergeSalesSteps(runId, now, moveMark).pipe(inTransaction, Effect.mapError(warehouseError("merge sales_fact")))
+
+  /** The high-water mark moves to the newest fact's date. */
+  const moveMarkTo = (now: string) =>
+    exec(
+      `INSERT INTO etl_state ("key", value, updated_at)
+       SELECT 'high_water_mark', CAST(MAX(transaction_date) AS ${d.types.text}), ${ts} FROM sales_fact
+       HAVING MAX(transaction_date) IS NOT NULL
+       ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      [now]
+    )
 
   const recordRejects = (runId: string, rejects: ReadonlyArray<Reject>) =>
     Effect.gen(function* () {
@@ -370,6 +388,67 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       yield* Effect.logWarning(`took over the run lock of ${holder.runId} (${dead ? "its process is gone" : "no heartbeat for 30 min"})`)
     })
 
+  /** Partitioned runs' bookkeeping in etl_partitions (plain statements every dialect runs). */
+  const partitionBook = {
+    planPartitions: (runId: string, keys: ReadonlyArray<string>, at: string) =>
+      Effect.gen(function* () {
+        const known = new Set((yield* exec(`SELECT partition_key FROM etl_partitions WHERE run_id = ?`, [runId]))
+          .map((r) => String((r as { partition_key: string }).partition_key)))
+        for (const [seq, key] of keys.entries()) {
+          if (known.has(key)) continue
+          yield* exec(
+            `INSERT INTO etl_partitions (run_id, partition_key, seq, state, updated_at) VALUES (?, ?, ?, 'planned', ${ts})`,
+            [runId, key, seq, at]
+          )
+        }
+      }).pipe(inTransaction, Effect.mapError(warehouseError("plan partitions"))),
+    startPartition: (runId: string, key: string, runner: string, at: string) =>
+      Effect.gen(function* () {
+        yield* exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [partitionStageId(runId, key)])
+        yield* exec(
+          `UPDATE etl_partitions SET state = 'staging', runner = ?, stage_attempts = stage_attempts + 1, error = NULL, updated_at = ${ts}
+           WHERE run_id = ? AND partition_key = ? AND state <> 'merged'`,
+          [runner, at, runId, key]
+        )
+      }).pipe(inTransaction, Effect.mapError(warehouseError(`start partition ${key}`))),
+    partitionStaged: (runId: string, key: string, summary: string, at: string) =>
+      exec(
+        `UPDATE etl_partitions SET state = 'staged', staged = ?, updated_at = ${ts} WHERE run_id = ? AND partition_key = ? AND state <> 'merged'`,
+        [summary, at, runId, key]
+      ).pipe(Effect.asVoid, Effect.mapError(warehouseError(`record partition ${key}`))),
+    partitionFailed: (runId: string, key: string, error: string, at: string) =>
+      exec(
+        `UPDATE etl_partitions SET state = 'failed', error = ?, updated_at = ${ts} WHERE run_id = ? AND partition_key = ? AND state <> 'merged'`,
+        [error, at, runId, key]
+      ).pipe(Effect.asVoid, Effect.mapError(warehouseError(`record partition ${key}`))),
+    partitionsAhead: (runId: string, key: string) =>
+      count(
+        `SELECT count(*) AS n FROM etl_partitions p WHERE p.run_id = ? AND p.state NOT IN ('merged', 'failed')
+           AND p.seq < (SELECT seq FROM etl_partitions WHERE run_id = ? AND partition_key = ?)`,
+        [runId, runId, key]
+      ).pipe(Effect.mapError(warehouseError("read partitions"))),
+    partitions: (runId: string | null) =>
+      exec(
+        `SELECT run_id, partition_key, seq, state, runner, stage_attempts, merges, staged, merged, error,
+                ${d.timestampText("updated_at")} AS updated_at
+         FROM etl_partitions
+         WHERE run_id = COALESCE(CAST(? AS ${d.types.text}), (SELECT ${d.top(1)}run_id FROM etl_partitions ORDER BY run_id DESC${d.limit(1)}))
+         ORDER BY seq`,
+        [runId]
+      ).pipe(
+        Effect.map((rows) => rows.map((r): PartitionRow => {
+          const row = r as Record<string, unknown>
+          const text = (v: unknown) => (v === null || v === undefined ? null : String(v))
+          return {
+            runId: String(row.run_id), key: String(row.partition_key), seq: Number(row.seq), state: row.state as PartitionState,
+            runner: text(row.runner), stageAttempts: Number(row.stage_attempts), merges: Number(row.merges),
+            staged: text(row.staged), merged: text(row.merged), error: text(row.error), updatedAt: String(row.updated_at)
+          }
+        })),
+        Effect.mapError(warehouseError("read partitions"))
+      )
+  }
+
   const service: WarehouseService = {
     kind: d.kind,
     migrate,
@@ -377,8 +456,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       Effect.gen(function* () {
         yield* acquireLock(run)
         // A run killed mid-way left its staged rows and a 'running' row: clear the one, close the other.
+        // (A resumed partitioned run keeps what its partitions staged: `runId#partition`.)
         for (const t of ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"]) {
-          yield* exec(`DELETE FROM ${t} WHERE run_id <> ?`, [run.runId])
+          yield* exec(`DELETE FROM ${t} WHERE run_id <> ? AND run_id NOT LIKE ?`, [run.runId, `${run.runId}#%`])
         }
         yield* exec(`DELETE FROM etl_dirty_customers`)
         yield* exec(`UPDATE etl_run_history SET status = 'interrupted' WHERE status = 'running'`)
@@ -524,9 +604,28 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     clearStaging: (runId) =>
       Effect.forEach(
         ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"],
-        (t) => forRun(d.clearStage(t), runId),
+        (t) => Effect.zipRight(forRun(d.clearStage(t), runId), exec(`DELETE FROM ${t} WHERE run_id LIKE ?`, [`${runId}#%`])),
         { discard: true }
       ).pipe(Effect.mapError(warehouseError("clear staging"))),
+    ...partitionBook,
+    mergePartition: (runId, key, now, at) =>
+      Effect.gen(function* () {
+        const rows = yield* exec(
+          `SELECT state, merged FROM etl_partitions WHERE run_id = ? AND partition_key = ?${d.kind === "postgres" ? " FOR UPDATE" : ""}`,
+          [runId, key]
+        )
+        const row = rows[0] as { state: string; merged: string | null } | undefined
+        if (row === undefined) return yield* Effect.dieMessage(`partition ${key} of run ${runId} was never planned`)
+        if (row.state === "merged" && row.merged !== null) return { merge: JSON.parse(row.merged) as SalesMerge, replayed: true }
+        const merge = yield* mergeSalesSteps(runId, now, false, partitionStageId(runId, key))
+        yield* exec(
+          `UPDATE etl_partitions SET state = 'merged', merges = merges + 1, merged = ?, error = NULL, updated_at = ${ts}
+           WHERE run_id = ? AND partition_key = ?`,
+          [JSON.stringify(merge), at, runId, key]
+        )
+        return { merge, replayed: false }
+      }).pipe(inTransaction, Effect.mapError(warehouseError(`merge partition ${key}`))),
+    moveHighWaterMark: (now) => moveMarkTo(now).pipe(Effect.asVoid, Effect.mapError(warehouseError("move the high-water mark"))),
     backup: (runId, dir, keep) =>
       Effect.gen(function* () {
         const tag = runId.replace(/[^A-Za-z0-9]/g, "_").toLowerCase()

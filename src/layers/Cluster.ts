@@ -1,0 +1,71 @@
+/**
+ * Effect Cluster wiring for partitioned runs: runners (`etl runner`) host the
+ * partition workflows; a partitioned `etl run` is a client that submits them.
+ * Both keep the cluster's state (messages, replies, shard locks, runners) in
+ * PostgreSQL: CLUSTER_DATABASE_URL, or DATABASE_URL when the warehouse is
+ * PostgreSQL. Runners reach each other over TCP at RUNNER_HOST:RUNNER_PORT.
+ */
+import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
+import { NodeClusterSocket } from "@effect/platform-node"
+import { PgClient } from "@effect/sql-pg"
+import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { parseDatabaseUrl } from "../services/AppConfig.js"
+
+/** Where the cluster keeps its state: a PostgreSQL URL. */
+export const clusterStorage = Effect.gen(function* () {
+  const explicit = yield* Config.string("CLUSTER_DATABASE_URL").pipe(Config.option)
+  const warehouse = yield* Config.string("DATABASE_URL").pipe(Config.option)
+  const url = Option.orElse(explicit, () => Option.filter(warehouse, (u) => u.startsWith("postgres")))
+  if (Option.isNone(url)) {
+    return yield* Effect.fail(ConfigError.MissingData(["CLUSTER_DATABASE_URL"],
+      "partitioned runs keep their state in PostgreSQL: set CLUSTER_DATABASE_URL=postgres://user:pass@host:port/db (or use a PostgreSQL DATABASE_URL)"))
+  }
+  const target = parseDatabaseUrl(url.value)
+  if (Either.isLeft(target) || target.right.kind !== "postgres") {
+    return yield* Effect.fail(ConfigError.InvalidData(["CLUSTER_DATABASE_URL"],
+      "expected postgres://user:pass@host:port/db: cluster storage needs PostgreSQL (SQLite's cannot be shared across processes)"))
+  }
+  return target.right
+})
+
+const storageLayer = Layer.unwrapEffect(
+  Effect.map(clusterStorage, (db) => PgClient.layer({ url: db.url, connectTimeout: Duration.seconds(10), applicationName: "etl-cluster" }))
+)
+
+/**
+ * Shard locks are PostgreSQL advisory locks held by each runner's connection:
+ * a runner that dies (even by SIGKILL) loses them with its connection, and the
+ * others take its shards within a few seconds and resume its workflows from
+ * their journal.
+ */
+const timings = {
+  shardLockRefreshInterval: Duration.seconds(2),
+  shardLockExpiration: Duration.seconds(10),
+  refreshAssignmentsInterval: Duration.seconds(1),
+  entityMessagePollInterval: Duration.seconds(1),
+  runnerHealthCheckInterval: Duration.seconds(5),
+  // A partition's workflow waits for its merge turn for as long as it takes.
+  entityMaxIdleTime: Duration.minutes(10)
+}
+
+export interface RunnerOptions {
+  readonly host: string
+  readonly port: number
+}
+
+/** This process as a runner at `host:port`, hosting the workflows of `workflows`. */
+export const runnerLayer = <A, E, R>(options: RunnerOptions, workflows: Layer.Layer<A, E, R>) =>
+  workflows.pipe(
+    Layer.provide(ClusterWorkflowEngine.layer),
+    Layer.provide(NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: { ...timings, runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)) }
+    })),
+    Layer.provide(storageLayer)
+  )
+
+/** A client of the cluster: submits workflows to the runners and waits for their results. */
+export const clientLayer = ClusterWorkflowEngine.layer.pipe(
+  Layer.provide(NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: timings })),
+  Layer.provide(storageLayer)
+)
