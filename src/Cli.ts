@@ -156,6 +156,11 @@ const generateCommand = Command.make(
     ),
     out: Options.directory("out", { exists: "either" }).pipe(Options.withDescription("Folder for customers.csv, products.json, sales_transactions.csv")),
     seed: Options.integer("seed").pipe(Options.withDefault(42), Options.withDescription("Same seed, same files")),
+    days: Options.integer("days").pipe(
+      Options.filterMap((n) => (n >= 1 ? Option.some(n) : Option.none()), "--days expects a whole number ≥ 1"),
+      Options.withDefault(365),
+      Options.withDescription("Spread the transactions over this many days from 2024-01-01")
+    ),
     sourceDb: Options.text("source-db").pipe(
       Options.filterMap((url) => Either.getRight(parseDatabaseUrl(url)), "--source-db expects sqlite:PATH or postgres://user:pass@host:port/db"),
       Options.optional,
@@ -164,7 +169,7 @@ const generateCommand = Command.make(
   },
   (o) =>
     Effect.gen(function* () {
-      const set = yield* generate({ transactions: o.transactions, outDir: o.out, seed: o.seed })
+      const set = yield* generate({ transactions: o.transactions, outDir: o.out, seed: o.seed, days: o.days })
       yield* Console.log(`Wrote ${set.customers} customers, ${set.products} products, ${set.transactions} transactions to ${o.out}`)
       if (Option.isSome(o.sourceDb)) {
         const rows = yield* seedSourceDatabase(o.sourceDb.value, `${o.out}/sales_transactions.csv`)

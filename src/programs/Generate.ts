@@ -29,6 +29,8 @@ export interface GenerateOptions {
   readonly transactions: number
   readonly outDir: string
   readonly seed: number
+  /** Over how many days from 2024-01-01 the transactions spread (365 unless given). */
+  readonly days?: number | undefined
 }
 
 export interface GeneratedSet {
@@ -104,7 +106,7 @@ export const generate = (options: GenerateOptions) =>
     productsJson += `  ],\n  "metadata": {"extract_date": "2025-01-01", "version": "1.2", "generator_seed": ${options.seed}}\n}\n`
     yield* fs.writeFileString(`${dir}/products.json`, productsJson).pipe(Effect.mapError(failed(`${dir}/products.json`)))
 
-    const perDay = Math.max(1, Math.ceil(options.transactions / 365))
+    const perDay = Math.max(1, Math.ceil(options.transactions / (options.days ?? 365)))
     yield* writeLines(
       `${dir}/sales_transactions.csv`,
       "transaction_id,customer_id,product_id,quantity,unit_price,discount_amount,transaction_date,sales_rep_id,status",

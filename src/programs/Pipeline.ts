@@ -7,7 +7,8 @@
  * warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, ConfigError, DateTime, Deferred, Duration, Effect, Fiber, Option, Random, Schedule } from "effect"
+import { Clock, ConfigError, DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Random, Schedule } from "effect"
+import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import { FileSystem } from "@effect/platform"
 import { OutputError, type SourceError, type WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
@@ -141,12 +142,20 @@ export const runPipeline = (options: RunOptions) =>
     )
   }).pipe(Effect.withSpan("pipeline"))
 
-/** The partitioned sales load: once the customers are in, every day goes to the runners. */
+/**
+ * The partitioned sales load: once the customers are in, every day goes to the
+ * runners, through the cluster's client, or through the WorkflowEngine the
+ * caller provides (an app that embeds the pipeline, a test's in-memory engine).
+ */
 const salesOnRunners = (run: RunContext, keys: ReadonlyArray<string>, customersLoaded: Effect.Effect<void>) =>
   Effect.gen(function* () {
     yield* customersLoaded
-    const [partitions, cluster] = yield* Effect.promise(() => Promise.all([import("./Partitions.js"), import("../layers/Cluster.js")]))
-    return yield* partitions.loadSalesPartitioned(run, keys, cluster.clientLayer)
+    const partitions = yield* Effect.promise(() => import("./Partitions.js"))
+    const given = yield* Effect.serviceOption(WorkflowEngine)
+    const engine = Option.isSome(given)
+      ? Layer.succeed(WorkflowEngine, given.value)
+      : (yield* Effect.promise(() => import("../layers/Cluster.js"))).clientLayer
+    return yield* partitions.loadSalesPartitioned(run, keys, engine)
   })
 
 /** Everything after the run is recorded and its lock taken; keeps the lock's heartbeat while it works. */
