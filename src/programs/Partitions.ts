@@ -18,7 +18,7 @@
  */
 import { Activity, Workflow } from "@effect/workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { DateTime, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { DateTime, Deferred, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
 import { resolve } from "node:path"
 import * as Money from "../rules/Money.js"
 import { parseTransactionDate } from "../rules/Dates.js"
@@ -151,12 +151,49 @@ const mergeInTurn = (p: Payload) =>
   })
 
 /**
+ * At most `n` effects at once, the waiting ones let in by smallest key first:
+ * merges go in day order, so a runner stages its earliest waiting day first.
+ */
+export const orderedPermits = (n: number) => {
+  let free = n
+  const waiting: Array<{ readonly key: string; readonly go: Deferred.Deferred<void> }> = []
+  const release = Effect.suspend(() => {
+    const next = waiting.shift()
+    if (next !== undefined) return Deferred.succeed(next.go, undefined)
+    free++
+    return Effect.void
+  })
+  return (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function* () {
+        if (free > 0) {
+          free--
+        } else {
+          const go = yield* Deferred.make<void>()
+          const entry = { key, go }
+          waiting.push(entry)
+          waiting.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+          yield* restore(Deferred.await(go)).pipe(
+            Effect.onInterrupt(() => {
+              const at = waiting.indexOf(entry)
+              if (at >= 0) waiting.splice(at, 1)
+              // Interrupted after being let in: pass the permit on.
+              return at >= 0 ? Effect.void : release
+            })
+          )
+        }
+        return yield* restore(effect).pipe(Effect.ensuring(release))
+      })
+    )
+}
+
+/**
  * The runner side: the partition workflow, with at most `concurrency`
  * partitions staging at once in this process.
  */
 export const partitionWorkflows = (runner: string, concurrency: number) =>
   Layer.unwrapEffect(Effect.gen(function* () {
-    const permits = yield* Effect.makeSemaphore(concurrency)
+    const permits = orderedPermits(concurrency)
     return SalesPartition.toLayer((p) => {
       const failed = (e: { readonly message: string }) =>
         e instanceof PartitionFailed ? e : new PartitionFailed({ partition: p.key, message: e.message })
@@ -165,7 +202,7 @@ export const partitionWorkflows = (runner: string, concurrency: number) =>
           name: "stage",
           success: PartitionCounts,
           error: PartitionFailed,
-          execute: permits.withPermits(1)(stagePartition(p, runner)).pipe(Effect.mapError(failed))
+          execute: permits(p.key)(stagePartition(p, runner)).pipe(Effect.mapError(failed))
         })
         const merge = yield* Activity.make({
           name: "merge",
@@ -204,12 +241,18 @@ export const loadSalesPartitioned = <E, R>(run: RunContext, keys: ReadonlyArray<
     yield* warehouse.planPartitions(run.runId, keys, yield* isoNow)
     yield* Effect.logInfo(`submitting ${keys.length} partition(s) (${keys[0]} … ${keys.at(-1)}) to the runners`)
     let done = 0
-    const results = yield* Effect.forEach(keys, (key, i) =>
-      SalesPartition.execute({ runId: run.runId, key, first: i === 0, now: run.now, from: run.window.from, to: run.window.to, settings }).pipe(
+    const payloads = keys.map((key, i) => ({ runId: run.runId, key, first: i === 0, now: run.now, from: run.window.from, to: run.window.to, settings }))
+    const results = yield* Effect.forEach(payloads, (payload) =>
+      SalesPartition.execute(payload).pipe(
         Effect.tap((r) =>
-          Effect.logInfo(`partition ${key} done on ${r.counts.runner} (${++done} of ${keys.length}): ${r.counts.read} read, ${r.merge.inserted} inserted, ${r.merge.updated} updated`)),
+          Effect.logInfo(`partition ${payload.key} done on ${r.counts.runner} (${++done} of ${keys.length}): ${r.counts.read} read, ${r.merge.inserted} inserted, ${r.merge.updated} updated`)),
         Effect.either
       ), { concurrency: "unbounded" }).pipe(
+      // Workflows outlive their caller: an interrupted run stops its partitions on the runners too.
+      Effect.onInterrupt(() =>
+        Effect.forEach(payloads, (payload) => Effect.flatMap(SalesPartition.executionId(payload), SalesPartition.interrupt), { discard: true }).pipe(
+          Effect.zipRight(Effect.logWarning(`run ${run.runId} interrupted: its ${keys.length} partition(s) are stopped on the runners`))
+        )),
       Effect.provide(engine),
       Effect.mapError((e) => new WarehouseError({ operation: "reach the cluster", reason: String((e as { message?: unknown }).message ?? e), transient: false }))
     )

@@ -6,9 +6,9 @@
 import { SqlClient } from "@effect/sql"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Deferred, Effect, Fiber, Layer, Option } from "effect"
 import * as TestLayer from "../../src/layers/Test.js"
-import { days, partitionWorkflows } from "../../src/programs/Partitions.js"
+import { days, orderedPermits, partitionWorkflows } from "../../src/programs/Partitions.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import { CUSTOMER_HEADER, inputs, product, products, SALES_HEADER } from "../support/Fixtures.js"
@@ -61,6 +61,24 @@ describe("partitioned runs", () => {
     expect(days({ from: "2024-02-27", to: "2024-03-02" })).toEqual(["2024-02-27", "2024-02-28", "2024-02-29", "2024-03-01", "2024-03-02"])
     expect(days({ from: "2024-03-01", to: "2024-03-01" })).toEqual(["2024-03-01"])
   })
+
+  it.effect("stage the earliest waiting day first, one at a time", () =>
+    Effect.gen(function* () {
+      const permits = orderedPermits(1)
+      const order: Array<string> = []
+      const gate = yield* Deferred.make<void>()
+      const held = yield* Deferred.make<void>()
+      const first = yield* Effect.fork(permits("2024-03-09")(Deferred.succeed(held, undefined).pipe(Effect.zipRight(Deferred.await(gate)))))
+      yield* Deferred.await(held)
+      const rest = yield* Effect.fork(Effect.forEach(["2024-03-03", "2024-03-01", "2024-03-02"], (key) =>
+        permits(key)(Effect.sync(() => order.push(key))), { concurrency: "unbounded", discard: true }))
+      yield* Effect.repeatN(Effect.yieldNow(), 20)
+      expect(order).toEqual([])
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(first)
+      yield* Fiber.join(rest)
+      expect(order).toEqual(["2024-03-01", "2024-03-02", "2024-03-03"])
+    }))
 
   it.effect("load what a single-process run loads, and count every record once", () =>
     Effect.gen(function* () {
