@@ -119,4 +119,23 @@ describe.skipIf(!SLOW || skipReason !== undefined)("partitioned runs on three ru
       await Promise.all([warehouse.drop(), single.drop(), state.drop()])
     }
   }, 300_000)
+
+  it("fail the partitions of a runner set up differently from the run, saying what differs", async () => {
+    const [warehouse, state] = await Promise.all([freshDatabase("etl_cluster_odd"), freshDatabase("etl_cluster_odd_state")])
+    try {
+      const env = (name: string) => ({
+        INPUT_DIR: data, DATABASE_URL: warehouse.url, CLUSTER_DATABASE_URL: state.url,
+        OUTPUT_DIR: join(dir, name, "output"), LOG_DIR: join(dir, name, "logs"), ALERTS_DIR: join(dir, name, "alerts")
+      })
+      launch(["runner", "--port", String(40000 + Math.floor(Math.random() * 10000))], { ...env("odd-runner"), COMMISSION_RATE: "0.07" })
+      await sleep(3000)
+      const result = await launch(["run", "--partition-by", "day", "--from", "2024-01-01", "--to", "2024-01-02"], env("odd-run")).exit
+      expect(result.code, result.output).toBe(3)
+      expect(result.output).toContain("is set up differently from run")
+      expect(result.output).toContain("commissionRate: 0.07 here, 0.03 in the run")
+    } finally {
+      for (const c of children) c.kill("SIGKILL")
+      await Promise.all([warehouse.drop(), state.drop()])
+    }
+  }, 120_000)
 })
