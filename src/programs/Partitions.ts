@@ -18,7 +18,7 @@
  */
 import { Activity, Workflow } from "@effect/workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { DateTime, Deferred, Duration, Effect, Layer, Option, Schedule, Schema } from "effect"
+import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
 import { resolve } from "node:path"
 import * as Money from "../rules/Money.js"
 import { parseTransactionDate } from "../rules/Dates.js"
@@ -121,6 +121,7 @@ const stagePartition = (p: Payload, runner: string) =>
       })
     }
     const warehouse = yield* Warehouse
+    yield* warehouse.partitionRunLive(p.runId)
     yield* warehouse.startPartition(p.runId, p.key, runner, yield* isoNow)
     yield* Effect.logInfo(`partition ${p.key}: staging`)
     const run: RunContext = { runId: p.runId, now: p.now, window: { from: p.from, to: p.to }, moveMark: false }
@@ -226,6 +227,21 @@ export const partitionWorkflows = (runner: string, concurrency: number) =>
     })
   }))
 
+/** Says so, every 30 s, while no runner has started any of the run's partitions. */
+const noRunnerWarning = (runId: string, count: number) =>
+  Effect.flatMap(Warehouse, (warehouse) =>
+    Effect.sleep(Duration.seconds(15)).pipe(
+      Effect.zipRight(warehouse.partitions(runId)),
+      Effect.flatMap((rows) =>
+        rows.every((r) => r.state === "planned")
+          ? Effect.logWarning(
+            `no runner has started any of the ${count} partition(s) yet: is \`etl runner\` running, with the same CLUSTER_DATABASE_URL?`
+          ).pipe(Effect.zipRight(Effect.sleep(Duration.seconds(15))), Effect.as(true))
+          : Effect.succeed(false)),
+      Effect.repeat({ while: (waiting) => waiting }),
+      Effect.ignore
+    ))
+
 /**
  * The run's side: plans the partitions, submits them to the runners, waits
  * for every one and adds their counts to the run's. A partition that fails
@@ -240,37 +256,39 @@ export const loadSalesPartitioned = <E, R>(run: RunContext, keys: ReadonlyArray<
     yield* metrics.source("sales", settings.sales)
     yield* warehouse.planPartitions(run.runId, keys, yield* isoNow)
     yield* Effect.logInfo(`submitting ${keys.length} partition(s) (${keys[0]} … ${keys.at(-1)}) to the runners`)
-    let done = 0
-    const payloads = keys.map((key, i) => ({ runId: run.runId, key, first: i === 0, now: run.now, from: run.window.from, to: run.window.to, settings }))
-    const results = yield* Effect.forEach(payloads, (payload) =>
-      SalesPartition.execute(payload).pipe(
-        Effect.tap((r) =>
-          Effect.logInfo(`partition ${payload.key} done on ${r.counts.runner} (${++done} of ${keys.length}): ${r.counts.read} read, ${r.merge.inserted} inserted, ${r.merge.updated} updated`)),
-        Effect.either
-      ), { concurrency: "unbounded" }).pipe(
-      // Workflows outlive their caller: an interrupted run stops its partitions on the runners too.
-      Effect.onInterrupt(() =>
-        Effect.forEach(payloads, (payload) => Effect.flatMap(SalesPartition.executionId(payload), SalesPartition.interrupt), { discard: true }).pipe(
-          Effect.zipRight(Effect.logWarning(`run ${run.runId} interrupted: its ${keys.length} partition(s) are stopped on the runners`))
-        )),
-      Effect.provide(engine),
-      Effect.mapError((e) => new WarehouseError({ operation: "reach the cluster", reason: String((e as { message?: unknown }).message ?? e), transient: false }))
-    )
     const total: { -readonly [K in keyof SalesMerge]: number } = { inserted: 0, updated: 0, unchanged: 0, referential: 0, resolved: 0, statusChanges: 0 }
     const failures: Array<string> = []
-    for (const result of results) {
-      if (result._tag === "Left") {
-        failures.push(`partition ${result.left.partition}: ${result.left.message}`)
-        continue
-      }
-      const { counts, merge } = result.right
-      yield* metrics.read("sales", counts.read)
-      yield* metrics.loaded("sales", counts.loaded)
-      for (const [category, n] of Object.entries(counts.rejectedBy)) yield* metrics.rejected("sales", category, n)
-      for (const [why, n] of Object.entries(counts.filteredBy)) yield* metrics.filtered("sales", why, n)
-      yield* metrics.flagged("sales", counts.flagged)
-      for (const k of Object.keys(total) as Array<keyof SalesMerge>) total[k] += merge[k]
-    }
+    let done = 0
+    // Each partition's counts join the run's as it finishes, so the progress line moves.
+    const finished = (key: string, counts: PartitionCounts, merge: SalesMerge) =>
+      Effect.gen(function* () {
+        yield* metrics.read("sales", counts.read)
+        yield* metrics.loaded("sales", counts.loaded)
+        for (const [category, n] of Object.entries(counts.rejectedBy)) yield* metrics.rejected("sales", category, n)
+        for (const [why, n] of Object.entries(counts.filteredBy)) yield* metrics.filtered("sales", why, n)
+        yield* metrics.flagged("sales", counts.flagged)
+        for (const k of Object.keys(total) as Array<keyof SalesMerge>) total[k] += merge[k]
+        yield* Effect.logInfo(
+          `partition ${key} done on ${counts.runner} (${++done} of ${keys.length}): ${counts.read} read, ${merge.inserted} inserted, ${merge.updated} updated`
+        )
+      })
+    const payloads = keys.map((key, i) => ({ runId: run.runId, key, first: i === 0, now: run.now, from: run.window.from, to: run.window.to, settings }))
+    const watchdog = yield* Effect.fork(noRunnerWarning(run.runId, keys.length))
+    yield* Effect.forEach(payloads, (payload) =>
+      SalesPartition.execute(payload).pipe(
+        Effect.matchEffect({
+          onSuccess: (r) => finished(payload.key, r.counts, r.merge),
+          onFailure: (e) => Effect.sync(() => failures.push(`partition ${e.partition}: ${e.message}`))
+        })
+      ), { concurrency: "unbounded", discard: true }).pipe(
+      // Workflows outlive their caller: once the run is recorded as interrupted, its partitions
+      // still on the runners stage and merge nothing more (they check the run before each step).
+      Effect.onInterrupt(() =>
+        Effect.logWarning(`run ${run.runId} interrupted: its partitions not yet merged will load nothing`)),
+      Effect.provide(engine),
+      Effect.mapError((e) => new WarehouseError({ operation: "reach the cluster", reason: String((e as { message?: unknown }).message ?? e), transient: false })),
+      Effect.ensuring(Fiber.interrupt(watchdog))
+    )
     yield* metrics.extracted("sales")
     yield* countSalesMerge(total)
     if (failures.length > 0) {

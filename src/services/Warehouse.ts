@@ -194,8 +194,11 @@ export interface WarehouseService {
    * Merges one partition's staged facts, exactly once: the merge and the
    * partition's `merged` state commit together, and a partition already merged
    * returns its recorded counts (`replayed`) without touching the warehouse.
+   * Fails when the run is no longer running.
    */
   readonly mergePartition: (runId: string, key: string, now: string, at: string) => Effect.Effect<{ readonly merge: SalesMerge; readonly replayed: boolean }, WarehouseError>
+  /** Fails unless run `runId` is still running: a partition of an interrupted run loads nothing. */
+  readonly partitionRunLive: (runId: string) => Effect.Effect<void, WarehouseError>
   /** The partitions of `runId`, or of the newest partitioned run when null. */
   readonly partitions: (runId: string | null) => Effect.Effect<ReadonlyArray<PartitionRow>, WarehouseError>
   readonly moveHighWaterMark: (now: string) => Effect.Effect<void, WarehouseError>

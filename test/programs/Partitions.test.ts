@@ -108,6 +108,8 @@ describe("partitioned runs", () => {
       expect(again.replayed).toBe(true)
       expect(again.merge).toMatchObject({ inserted: 1, referential: 1 })
       expect(yield* contents).toEqual(before)
+      // The run is over: a partition still on some runner would stage and merge nothing more.
+      expect((yield* Effect.flip(warehouse.partitionRunLive(summary.run_id))).message).toContain("is no longer running (success)")
       const rows = yield* warehouse.partitions(null)
       expect(rows.map((r) => [r.key, r.state, r.merges, r.stageAttempts])).toEqual([
         ["2024-03-01", "merged", 1, 1], ["2024-03-02", "merged", 1, 1], ["2024-03-03", "merged", 1, 1]

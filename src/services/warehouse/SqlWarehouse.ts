@@ -50,6 +50,7 @@ const processAlive = (pid: number): boolean => {
 }
 
 class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
+class RunEnded extends Data.TaggedError("RunEnded")<{ readonly runId: string; readonly status: string }> {}
 
 /**
  * `sql.withTransaction` whose COMMIT or ROLLBACK failures stay errors.
@@ -394,6 +395,17 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       yield* Effect.logWarning(`took over the run lock of ${holder.runId} (${dead ? "its process is gone" : "no heartbeat for 30 min"})`)
     })
 
+  const runStatus = (runId: string, lock: string) =>
+    exec(`SELECT status FROM etl_run_history WHERE run_id = ?${lock}`, [runId]).pipe(
+      Effect.map((rows) => (rows[0] as { status?: string } | undefined)?.status ?? "unknown")
+    )
+  const runEndedError = (e: RunEnded) =>
+    new WarehouseError({
+      operation: "load a partition",
+      reason: `run ${e.runId} is ${e.status === "unknown" ? "not recorded in this warehouse" : `no longer running (${e.status})`}: its partitions load nothing more`,
+      transient: false
+    })
+
   /** Partitioned runs' bookkeeping in etl_partitions (plain statements every dialect runs). */
   const partitionBook = {
     planPartitions: (runId: string, keys: ReadonlyArray<string>, at: string) =>
@@ -623,6 +635,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const row = rows[0] as { state: string; merged: string | null } | undefined
         if (row === undefined) return yield* Effect.dieMessage(`partition ${key} of run ${runId} was never planned`)
         if (row.state === "merged" && row.merged !== null) return { merge: JSON.parse(row.merged) as SalesMerge, replayed: true }
+        // A run that was interrupted (or replaced after a crash) merges nothing more; the row stays
+        // locked against the run's own status change until this transaction ends.
+        const status = yield* runStatus(runId, d.kind === "postgres" ? " FOR SHARE" : "")
+        if (status !== "running") return yield* Effect.fail(new RunEnded({ runId, status }))
         const merge = yield* mergeSalesSteps(runId, now, false, partitionStageId(runId, key))
         yield* exec(
           `UPDATE etl_partitions SET state = 'merged', merges = merges + 1, merged = ?, error = NULL, updated_at = ${ts}
@@ -630,7 +646,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [JSON.stringify(merge), at, runId, key]
         )
         return { merge, replayed: false }
-      }).pipe(inTransaction, Effect.mapError(warehouseError(`merge partition ${key}`))),
+      }).pipe(
+        inTransaction,
+        Effect.mapError((e) => e._tag === "RunEnded" ? runEndedError(e) : warehouseError(`merge partition ${key}`)(e))
+      ),
+    partitionRunLive: (runId) =>
+      runStatus(runId, "").pipe(
+        Effect.flatMap((status) => status === "running" ? Effect.void : Effect.fail(runEndedError(new RunEnded({ runId, status })))),
+        Effect.catchTag("SqlError", (e) => Effect.fail(warehouseError("read the run's status")(e)))
+      ),
     moveHighWaterMark: (now) => moveMarkTo(now).pipe(Effect.asVoid, Effect.mapError(warehouseError("move the high-water mark"))),
     backup: (runId, dir, keep) =>
       Effect.gen(function* () {
