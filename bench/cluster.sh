@@ -51,7 +51,7 @@ for runners in 1 2 3; do
   CLUSTER_DATABASE_URL=$(fresh etl_bench_cluster)
   pids=()
   for i in $(seq 1 "$runners"); do
-    "${node[@]}" runner --port $((34560 + i)) > "$dir/runner$i.log" 2>&1 &
+    "${node[@]}" runner --port $((24560 + i)) > "$dir/runner$i.log" 2>&1 &
     pids+=($!)
   done
   sleep 3

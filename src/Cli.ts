@@ -286,7 +286,10 @@ const runner = Command.make(
       // The run migrates the warehouse before it submits partitions (runners starting together would race).
       const name = `${o.host}:${o.port} pid ${process.pid}`
       yield* Effect.logInfo(`runner ${name} starting (cluster state in ${storage.display}); stop it with Ctrl-C`)
-      return yield* Layer.launch(cluster.runnerLayer({ host: o.host, port: o.port }, partitions.partitionWorkflows(name, o.concurrency)))
+      return yield* Layer.launch(cluster.runnerLayer({ host: o.host, port: o.port }, partitions.partitionWorkflows(name, o.concurrency))).pipe(
+        Effect.catchTag("SocketServerError", (e) =>
+          Effect.fail(new Error(`the runner cannot listen on ${o.host}:${o.port}: ${(e.cause as { message?: string } | undefined)?.message ?? e.reason} (pick another --port)`)))
+      )
     }).pipe(withEnvironment(o.env))
 ).pipe(Command.withDescription("Run partitions of partitioned runs (etl run --partition-by day) until stopped"))
 
