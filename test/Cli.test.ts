@@ -31,6 +31,8 @@ describe("etl", () => {
     [["run", "--env", "staging"], "dev, test, prod"],
     [["run", "--from", "2024-03-05", "--to", "2024-03-01"], "is after --to"],
     [["run", "--full-refresh", "--date", "2024-03-01"], "cannot be combined"],
+    [["run", "--partition-by", "day", "--full-refresh"], "--partition-by day cannot be combined with --full-refresh"],
+    [["run", "--partition-by", "day", "--from", "2024-03-01", "--to", "2024-03-02"], "CLUSTER_DATABASE_URL: partitioned runs keep their state in PostgreSQL"],
     [["frobnicate"], "Invalid subcommand"]
   ])("exits 2 on bad usage %j", (args, message) => {
     const r = etl(args, env)
