@@ -94,11 +94,15 @@ describe("etl", () => {
     const ok = etl(["health"], env)
     expect(ok.code).toBe(0)
     expect(ok.stdout).toMatch(/^OK +warehouse/m)
-    const broken = etl(["health", "--json"], { ...env, DATABASE_URL: "postgres://etl:hunter2@127.0.0.1:1/dw", OUTPUT_DIR: "/etc/hostname/sub" })
+    expect(ok.stdout).toMatch(/^OK +cluster storage +not configured: runs are single-process/m)
+    const broken = etl(["health", "--json"], {
+      ...env, DATABASE_URL: "postgres://etl:hunter2@127.0.0.1:1/dw", OUTPUT_DIR: "/etc/hostname/sub",
+      CLUSTER_DATABASE_URL: "postgres://etl:hunter2@127.0.0.1:1/cluster"
+    })
     expect(broken.code).toBe(1)
     const report = JSON.parse(broken.stdout) as { healthy: boolean; components: Array<{ component: string; healthy: boolean }> }
     expect(report.healthy).toBe(false)
-    expect(report.components.filter((c) => !c.healthy).map((c) => c.component)).toEqual(["warehouse", "output folder"])
+    expect(report.components.filter((c) => !c.healthy).map((c) => c.component)).toEqual(["warehouse", "cluster storage", "output folder"])
     expect(broken.stdout + broken.stderr).not.toContain("hunter2")
   })
 })

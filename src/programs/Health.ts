@@ -4,9 +4,9 @@
  * SMTP and webhook reachable when configured. One finding per component.
  */
 import { FileSystem } from "@effect/platform"
-import { Duration, Effect, Option, Redacted } from "effect"
+import { Config, Duration, Effect, Either, Option, Redacted } from "effect"
 import { createConnection } from "node:net"
-import { AppConfig } from "../services/AppConfig.js"
+import { AppConfig, parseDatabaseUrl } from "../services/AppConfig.js"
 import { makeSqlClient } from "../services/SqlClients.js"
 
 export interface HealthFinding {
@@ -79,9 +79,29 @@ export const healthCheck = Effect.gen(function* () {
       )
     : database(config.database, "SELECT 1")
 
+  // Partitioned runs keep the cluster's state in PostgreSQL (see layers/Cluster.ts).
+  const clusterUrl = yield* Config.string("CLUSTER_DATABASE_URL").pipe(Config.option, Effect.orElseSucceed(() => Option.none<string>()))
+  const clusterCheck = Option.match(clusterUrl, {
+    onNone: () =>
+      Effect.succeed({
+        component: "cluster storage", healthy: true,
+        detail: config.database.kind === "postgres"
+          ? "the warehouse's database (for etl run --partition-by and etl runner)"
+          : "not configured: runs are single-process (set CLUSTER_DATABASE_URL for --partition-by)"
+      }),
+    onSome: (url) =>
+      check("cluster storage", Either.match(parseDatabaseUrl(url), {
+        onLeft: (reason) => Effect.fail(`CLUSTER_DATABASE_URL: ${reason}`),
+        onRight: (target) => target.kind === "postgres"
+          ? database(target, "SELECT 1")
+          : Effect.fail(`CLUSTER_DATABASE_URL must be PostgreSQL, got ${target.display}`)
+      }))
+  })
+
   const checks: Array<Effect.Effect<HealthFinding>> = [
     Effect.succeed({ component: "configuration", healthy: true, detail: `valid (env ${config.env})` }),
     check("warehouse", warehouseProbe),
+    clusterCheck,
     check("customers file", readable(config.files.customersFile)),
     check("products file", readable(config.files.productsFile)),
     Option.match(config.files.sourceDatabase, {
