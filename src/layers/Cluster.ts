@@ -9,7 +9,7 @@ import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
 import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
-import { parseDatabaseUrl } from "../services/AppConfig.js"
+import { parseClusterUrl } from "../services/AppConfig.js"
 
 /** Where the cluster keeps its state: a PostgreSQL URL. */
 export const clusterStorage = Effect.gen(function* () {
@@ -20,12 +20,10 @@ export const clusterStorage = Effect.gen(function* () {
     return yield* Effect.fail(ConfigError.MissingData(["CLUSTER_DATABASE_URL"],
       "partitioned runs keep their state in PostgreSQL: set CLUSTER_DATABASE_URL=postgres://user:pass@host:port/db (or use a PostgreSQL DATABASE_URL)"))
   }
-  const target = parseDatabaseUrl(url.value)
-  if (Either.isLeft(target) || target.right.kind !== "postgres") {
-    return yield* Effect.fail(ConfigError.InvalidData(["CLUSTER_DATABASE_URL"],
-      "expected postgres://user:pass@host:port/db: cluster storage needs PostgreSQL (SQLite's cannot be shared across processes)"))
-  }
-  return target.right
+  return yield* Either.match(parseClusterUrl(url.value), {
+    onLeft: (reason) => Effect.fail(ConfigError.InvalidData(["CLUSTER_DATABASE_URL"], reason)),
+    onRight: Effect.succeed
+  })
 })
 
 const storageLayer = Layer.unwrapEffect(

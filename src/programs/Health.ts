@@ -6,7 +6,7 @@
 import { FileSystem } from "@effect/platform"
 import { Config, Duration, Effect, Either, Option, Redacted } from "effect"
 import { createConnection } from "node:net"
-import { AppConfig, parseDatabaseUrl } from "../services/AppConfig.js"
+import { AppConfig, parseClusterUrl } from "../services/AppConfig.js"
 import { makeSqlClient } from "../services/SqlClients.js"
 
 export interface HealthFinding {
@@ -90,11 +90,9 @@ export const healthCheck = Effect.gen(function* () {
           : "not configured: runs are single-process (set CLUSTER_DATABASE_URL for --partition-by)"
       }),
     onSome: (url) =>
-      check("cluster storage", Either.match(parseDatabaseUrl(url), {
+      check("cluster storage", Either.match(parseClusterUrl(url), {
         onLeft: (reason) => Effect.fail(`CLUSTER_DATABASE_URL: ${reason}`),
-        onRight: (target) => target.kind === "postgres"
-          ? database(target, "SELECT 1")
-          : Effect.fail(`CLUSTER_DATABASE_URL must be PostgreSQL, got ${target.display}`)
+        onRight: (target) => database(target, "SELECT 1")
       }))
   })
 

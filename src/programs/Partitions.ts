@@ -18,7 +18,7 @@
  */
 import { Activity, Workflow } from "@effect/workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Schedule, Schema } from "effect"
+import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
 import { resolve } from "node:path"
 import * as Money from "../rules/Money.js"
 import { parseTransactionDate } from "../rules/Dates.js"
@@ -135,12 +135,22 @@ const stagePartition = (p: Payload, runner: string) =>
     return counts
   })
 
+/**
+ * Waits until every earlier partition is merged or failed. The next in line asks five times a
+ * second; those further back every two seconds, so hundreds of waiting days cost the
+ * warehouse a few queries a second, not a thousand.
+ */
+const waitForTurn = (runId: string, key: string): Effect.Effect<void, WarehouseError, Warehouse> =>
+  Effect.flatMap(Warehouse, (warehouse) =>
+    Effect.flatMap(warehouse.partitionsAhead(runId, key), (ahead) =>
+      ahead === 0
+        ? Effect.void
+        : Effect.zipRight(Effect.sleep(ahead === 1 ? Duration.millis(200) : Duration.seconds(2)), waitForTurn(runId, key))))
+
 const mergeInTurn = (p: Payload) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
-    yield* warehouse.partitionsAhead(p.runId, p.key).pipe(
-      Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: (ahead) => ahead === 0 })
-    )
+    yield* waitForTurn(p.runId, p.key)
     const at = yield* isoNow
     const { merge, replayed } = yield* (yield* CircuitBreaker).resilient(
       "warehouse", `merging partition ${p.key}`, warehouse.mergePartition(p.runId, p.key, p.now, at)

@@ -143,7 +143,7 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     const costs = new Map<string, Money.Decimal | null>()
     for (const [id, cost] of yield* warehouse.productCosts) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
     const pricing = { window: run.window, costOf: (id: string) => costs.get(id), commissionRate: config.processing.commissionRate }
-    const stageSales = loadOutcomes<StagedSale>(run.runId, {
+    const stage = loadOutcomes<StagedSale>(run.runId, {
       source: "sales",
       key: (r) => r.transaction_id,
       stage: warehouse.stageSales
@@ -153,7 +153,7 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     if (scope.retry) {
       const retryPricing = { ...pricing, window: { from: null, to: null } }
       yield* retried("sales", (payload, location) =>
-        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stageSales)
+        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stage)
     }
 
     const owns = scope.owns
@@ -169,7 +169,7 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
           Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, () => ({ ...raw })))
         )
       }
-    }).pipe(stageSales)
+    }).pipe(stage)
     yield* metrics.extracted("sales")
   })
 

@@ -46,6 +46,13 @@ export const parseDatabaseUrl = (url: string): Either.Either<DatabaseTarget, str
   return Either.right({ kind, url: Redacted.make(url), display: maskPassword(url), filename: "" })
 }
 
+/** Parses CLUSTER_DATABASE_URL: partitioned runs keep the cluster's state in PostgreSQL only. */
+export const parseClusterUrl = (url: string): Either.Either<DatabaseTarget, string> =>
+  Either.flatMap(parseDatabaseUrl(url), (target) =>
+    target.kind === "postgres"
+      ? Either.right(target)
+      : Either.left(`expected postgres://user:pass@host:port/db: cluster storage needs PostgreSQL (SQLite's cannot be shared across processes), got ${target.display}`))
+
 // ---- small readers that name the variable in every failure ------------------
 
 const invalid = (name: string, message: string) => ConfigError.InvalidData([name], message)

@@ -1,7 +1,8 @@
 /**
  * Partitioned runs on an in-memory workflow engine and SQLite warehouse: the
  * same programs the runners host, without a cluster. A partitioned run must
- * load what a single-process run loads; a partition's merge happens once.
+ * load what a single-process run loads; a partition's merge happens once. The runs use the live
+ * clock: a partition waiting for its merge turn really sleeps.
  */
 import { SqlClient } from "@effect/sql"
 import * as WorkflowEngine from "@effect/workflow/WorkflowEngine"
@@ -80,7 +81,7 @@ describe("partitioned runs", () => {
       expect(order).toEqual(["2024-03-01", "2024-03-02", "2024-03-03"])
     }))
 
-  it.effect("load what a single-process run loads, and count every record once", () =>
+  it.live("load what a single-process run loads, and count every record once", () =>
     Effect.gen(function* () {
       const single = yield* runOnce(false)
       const split = yield* runOnce(true)
@@ -99,7 +100,7 @@ describe("partitioned runs", () => {
       expect(split.summary.changes.sales_fact).toMatchObject({ inserted: 4, updated: 1, referential: 1 })
     }))
 
-  it.effect("merge a partition once: a second merge replays its counts and changes nothing", () =>
+  it.live("merge a partition once: a second merge replays its counts and changes nothing", () =>
     Effect.gen(function* () {
       const summary = yield* runPipeline({ ...window, partitionBy: "day" })
       const warehouse = yield* Warehouse

@@ -8,7 +8,7 @@
  */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { readFileSync } from "node:fs"
+import { readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
 import pg from "pg"
 import { freshDatabase, skipReason } from "../support/Postgres.js"
@@ -111,7 +111,7 @@ describe.skipIf(!SLOW || skipReason !== undefined)("partitioned runs on three ru
       // The two runs' summaries count the same records.
       const summary = (name: string) => {
         const out = join(dir, name, "output")
-        const file = readFileSync(join(out, spawnSync("ls", [out]).stdout.toString().split("\n").find((f) => f.startsWith("run_"))!), "utf8")
+        const file = readFileSync(join(out, readdirSync(out).find((f) => f.startsWith("run_"))!), "utf8")
         const sources = (JSON.parse(file) as { sources: Record<string, Record<string, unknown>> }).sources
         return Object.fromEntries(Object.entries(sources).map(([k, v]) => [k, [v.read, v.loaded, v.rejected, v.filtered, v.rejectedBy, v.filteredBy]]))
       }

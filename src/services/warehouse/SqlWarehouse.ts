@@ -50,7 +50,6 @@ const processAlive = (pid: number): boolean => {
 }
 
 class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
-class RunEnded extends Data.TaggedError("RunEnded")<{ readonly runId: string; readonly status: string }> {}
 
 /**
  * `sql.withTransaction` whose COMMIT or ROLLBACK failures stay errors.
@@ -189,10 +188,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       ))
       yield* analyze("etl_rejects")
       // The quarantined rows, found again through the rejects just written (a few) rather than by
-      // checking both dimensions for every staged row a second time.
-      // A partition checks its own (few) rows again: the run's rejects also hold other partitions'.
+      // checking both dimensions for every staged row a second time. A partition checks its own rows
+      // again instead: the run's rejects also hold the other partitions'.
       const referential = yield* step("unstage quarantined", partitioned
-        ? changes(`DELETE FROM etl_stage_sales WHERE run_id = ? AND (${noCustomer.replaceAll("s.", "etl_stage_sales.")} OR ${noProduct.replaceAll("s.", "etl_stage_sales.")})`, [stageId])
+        ? changes(`DELETE FROM etl_stage_sales AS s WHERE s.run_id = ? AND (${noCustomer} OR ${noProduct})`, [stageId])
         : changes(
           `DELETE FROM etl_stage_sales WHERE run_id = ? AND transaction_id IN (
              SELECT reject_key FROM etl_rejects
@@ -399,14 +398,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     exec(`SELECT status FROM etl_run_history WHERE run_id = ?${lock}`, [runId]).pipe(
       Effect.map((rows) => (rows[0] as { status?: string } | undefined)?.status ?? "unknown")
     )
-  const runEndedError = (e: RunEnded) =>
+  /** A partition step refused because its run is over (interrupted, finished, or replaced after a crash). */
+  const runEnded = (runId: string, status: string) =>
     new WarehouseError({
       operation: "load a partition",
-      reason: `run ${e.runId} is ${e.status === "unknown" ? "not recorded in this warehouse" : `no longer running (${e.status})`}: its partitions load nothing more`,
+      reason: `run ${runId} is ${status === "unknown" ? "not recorded in this warehouse" : `no longer running (${status})`}: its partitions load nothing more`,
       transient: false
     })
 
-  /** Partitioned runs' bookkeeping in etl_partitions (plain statements every dialect runs). */
+  /** Partitioned runs: their bookkeeping in etl_partitions, and the once-only merge of one partition. */
   const partitionBook = {
     planPartitions: (runId: string, keys: ReadonlyArray<string>, at: string) =>
       Effect.gen(function* () {
@@ -464,6 +464,35 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           }
         })),
         Effect.mapError(warehouseError("read partitions"))
+      ),
+    mergePartition: (runId: string, key: string, now: string, at: string) =>
+      Effect.gen(function* () {
+        const rows = yield* exec(
+          `SELECT state, merged FROM etl_partitions WHERE run_id = ? AND partition_key = ?${d.kind === "postgres" ? " FOR UPDATE" : ""}`,
+          [runId, key]
+        )
+        const row = rows[0] as { state: string; merged: string | null } | undefined
+        if (row === undefined) return yield* Effect.dieMessage(`partition ${key} of run ${runId} was never planned`)
+        if (row.state === "merged" && row.merged !== null) return { merge: JSON.parse(row.merged) as SalesMerge, replayed: true }
+        // A run that was interrupted (or replaced after a crash) merges nothing more; the row stays
+        // locked against the run's own status change until this transaction ends.
+        const status = yield* runStatus(runId, d.kind === "postgres" ? " FOR SHARE" : "")
+        if (status !== "running") return yield* Effect.fail(runEnded(runId, status))
+        const merge = yield* mergeSalesSteps(runId, now, false, partitionStageId(runId, key))
+        yield* exec(
+          `UPDATE etl_partitions SET state = 'merged', merges = merges + 1, merged = ?, error = NULL, updated_at = ${ts}
+           WHERE run_id = ? AND partition_key = ?`,
+          [JSON.stringify(merge), at, runId, key]
+        )
+        return { merge, replayed: false }
+      }).pipe(
+        inTransaction,
+        Effect.mapError((e) => e._tag === "SqlError" ? warehouseError(`merge partition ${key}`)(e) : e)
+      ),
+    partitionRunLive: (runId: string) =>
+      runStatus(runId, "").pipe(
+        Effect.mapError(warehouseError("read the run's status")),
+        Effect.flatMap((status) => status === "running" ? Effect.void : Effect.fail(runEnded(runId, status)))
       )
   }
 
@@ -626,35 +655,6 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         { discard: true }
       ).pipe(Effect.mapError(warehouseError("clear staging"))),
     ...partitionBook,
-    mergePartition: (runId, key, now, at) =>
-      Effect.gen(function* () {
-        const rows = yield* exec(
-          `SELECT state, merged FROM etl_partitions WHERE run_id = ? AND partition_key = ?${d.kind === "postgres" ? " FOR UPDATE" : ""}`,
-          [runId, key]
-        )
-        const row = rows[0] as { state: string; merged: string | null } | undefined
-        if (row === undefined) return yield* Effect.dieMessage(`partition ${key} of run ${runId} was never planned`)
-        if (row.state === "merged" && row.merged !== null) return { merge: JSON.parse(row.merged) as SalesMerge, replayed: true }
-        // A run that was interrupted (or replaced after a crash) merges nothing more; the row stays
-        // locked against the run's own status change until this transaction ends.
-        const status = yield* runStatus(runId, d.kind === "postgres" ? " FOR SHARE" : "")
-        if (status !== "running") return yield* Effect.fail(new RunEnded({ runId, status }))
-        const merge = yield* mergeSalesSteps(runId, now, false, partitionStageId(runId, key))
-        yield* exec(
-          `UPDATE etl_partitions SET state = 'merged', merges = merges + 1, merged = ?, error = NULL, updated_at = ${ts}
-           WHERE run_id = ? AND partition_key = ?`,
-          [JSON.stringify(merge), at, runId, key]
-        )
-        return { merge, replayed: false }
-      }).pipe(
-        inTransaction,
-        Effect.mapError((e) => e._tag === "RunEnded" ? runEndedError(e) : warehouseError(`merge partition ${key}`)(e))
-      ),
-    partitionRunLive: (runId) =>
-      runStatus(runId, "").pipe(
-        Effect.flatMap((status) => status === "running" ? Effect.void : Effect.fail(runEndedError(new RunEnded({ runId, status })))),
-        Effect.catchTag("SqlError", (e) => Effect.fail(warehouseError("read the run's status")(e)))
-      ),
     moveHighWaterMark: (now) => moveMarkTo(now).pipe(Effect.asVoid, Effect.mapError(warehouseError("move the high-water mark"))),
     backup: (runId, dir, keep) =>
       Effect.gen(function* () {
