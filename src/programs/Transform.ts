@@ -6,11 +6,11 @@
 import { Chunk } from "effect"
 import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
-import { filtered, isCompleted, processSale, type Filtered, type RawSale, type SalePricing } from "../rules/Sales.js"
-import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
+import { filtered, isCompleted, processSale, SALE_COLUMNS, type Filtered, type RawSale, type SalePricing } from "../rules/Sales.js"
+import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
 import type { StagedSale } from "../services/Warehouse.js"
-import { field, payloadOf, type CsvItem } from "./Csv.js"
+import { field, payloadOf, type CsvHeader, type CsvItem } from "./Csv.js"
 import type { ProductItem } from "./Extract.js"
 
 export type { Filtered }
@@ -103,16 +103,35 @@ export const transformProducts = (path: string) => (items: Chunk.Chunk<ProductIt
 const FILTERED_STATUS = filtered("status")
 const FILTERED_WINDOW = filtered("window")
 
-const saleOf = (item: CsvItem & { _tag: "Row" }): RawSale => ({
-  transaction_id: field(item, "transaction_id"),
-  customer_id: field(item, "customer_id"),
-  product_id: field(item, "product_id"),
-  quantity: field(item, "quantity"),
-  unit_price: field(item, "unit_price"),
-  discount_amount: field(item, "discount_amount"),
-  transaction_date: field(item, "transaction_date"),
-  sales_rep_id: field(item, "sales_rep_id")
-})
+/** Where each sales column sits in a header (-1: absent), worked out once per header. */
+const salePositions = new WeakMap<CsvHeader, ReadonlyArray<number>>()
+const positionsIn = (header: CsvHeader): ReadonlyArray<number> => {
+  let positions = salePositions.get(header)
+  if (positions === undefined) {
+    positions = SALE_COLUMNS.map((c) => header.index.get(c) ?? -1)
+    salePositions.set(header, positions)
+  }
+  return positions
+}
+
+const saleOf = (item: CsvItem & { _tag: "Row" }): RawSale => {
+  const at = positionsIn(item.header)
+  const f = item.fields
+  const get = (i: number) => {
+    const p = at[i]!
+    return p < 0 ? "" : (f[p] ?? "")
+  }
+  return {
+    transaction_id: get(0),
+    customer_id: get(1),
+    product_id: get(2),
+    quantity: get(3),
+    unit_price: get(4),
+    discount_amount: get(5),
+    transaction_date: get(6),
+    sales_rep_id: get(7)
+  }
+}
 
 /** A sale from any source through the rules: a staged row, a reject, or filtered. */
 export const transformSale = (
@@ -134,7 +153,11 @@ export const transformSale = (
     })
   }
   if ("_tag" in result) return result.why === "status" ? FILTERED_STATUS : FILTERED_WINDOW
-  return { ...result, location }
+  // The row processSale just made, given its location in place: a copy per row costs
+  // more than the rules that fill it.
+  const row: SaleRow & { location?: string } = result
+  row.location = location
+  return row as StagedSale
 }
 
 export const transformSalesCsv = (path: string, pricing: SalePricing) =>

@@ -16,8 +16,33 @@ export interface Decimal {
 
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/
 
+/**
+ * Plain `digits[.digits]` of at most 15 digits (every price, quantity and
+ * discount in practice) read by character codes into an exact JS integer:
+ * no regular expression, no intermediate strings. `undefined` for any other
+ * shape, which the general path reads.
+ */
+const plainDecimal = (text: string): Decimal | undefined => {
+  const length = text.length
+  if (length === 0 || length > 16) return undefined
+  let units = 0
+  let dot = -1
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
+    else if (c === 46 && dot < 0) dot = i
+    else return undefined
+  }
+  // "." alone, and 16 digits without a dot (beyond 2^53), go the general way.
+  if ((dot >= 0 && length === 1) || (dot < 0 && length === 16)) return undefined
+  return { units: BigInt(units), scale: dot < 0 ? 0 : length - dot - 1 }
+}
+
 /** Parses `"199.99"`, `"-5"`, `"1e3"`, `".5"`; `undefined` for anything else. */
-export const parseDecimal = (text: string): Decimal | undefined => {
+export const parseDecimal = (text: string): Decimal | undefined => plainDecimal(text) ?? anyDecimal(text)
+
+/** parseDecimal for every accepted shape (a test holds the plain shape's path to it). */
+export const anyDecimal = (text: string): Decimal | undefined => {
   const m = DECIMAL.exec(text.trim())
   if (m === null) return undefined
   const [, sign, int = "", frac = "", exp] = m
@@ -44,7 +69,8 @@ export const decimalFromJson = (value: unknown): Decimal | undefined => {
   return undefined
 }
 
-const pow10 = (n: number): bigint => 10n ** BigInt(n)
+const POWERS = Array.from({ length: 48 }, (_, n) => 10n ** BigInt(n))
+const pow10 = (n: number): bigint => POWERS[n] ?? 10n ** BigInt(n)
 
 /** Integer division rounding half away from zero. */
 export const divRound = (n: bigint, d: bigint): bigint => {
