@@ -25,14 +25,15 @@ export const stale = () =>
 export const build = async () => {
   const esbuild = await import("esbuild")
   const result = await esbuild.build({
-    entryPoints: [join(root, "src", "bin.ts")],
+    // The command, and the second thread that reads a large sales file (src/programs/ReadThread.ts).
+    entryPoints: { etl: join(root, "src", "bin.ts"), "read-thread": join(root, "src", "programs", "ReadThreadWorker.ts") },
     bundle: true,
     platform: "node",
     format: "esm",
     target: "node20",
     write: false,
     outdir: dirname(bundle),
-    entryNames: "etl",
+    entryNames: "[name]",
     chunkNames: "chunks/[name]-[hash]",
     outExtension: { ".js": ".mjs" },
     splitting: true,

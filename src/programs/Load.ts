@@ -4,7 +4,7 @@
  * and its rejects written to the dead-letter store, retried on transient
  * errors. The set-based merges into the star schema follow in Pipeline.
  */
-import { Chunk, Effect, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import type { WarehouseError } from "../schema/Errors.js"
 import type { Source } from "../schema/Records.js"
 import { Reject } from "../schema/Reject.js"
@@ -12,32 +12,12 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse } from "../services/Warehouse.js"
-import { isFiltered, type Outcome } from "./Transform.js"
+import { batchOf, type Batch, type Outcome } from "./Transform.js"
 
 export interface LoadTarget<A> {
   readonly source: Source
   readonly key: (row: A) => string
   readonly stage: (runId: string, rows: ReadonlyArray<A>) => Effect.Effect<void, WarehouseError>
-}
-
-/** Splits one batch: rows (deduplicated, last wins), rejects, and the filtered count by reason. */
-export const partition = <A extends object>(
-  batch: Chunk.Chunk<Outcome<A>>,
-  key: (row: A) => string
-) => {
-  const rows = new Map<string, A>()
-  const rejects: Array<Reject> = []
-  const filtered: Record<string, number> = {}
-  for (const outcome of batch) {
-    if (outcome instanceof Reject) rejects.push(outcome)
-    else if (isFiltered(outcome)) filtered[outcome.why] = (filtered[outcome.why] ?? 0) + 1
-    else {
-      const k = key(outcome)
-      rows.delete(k)
-      rows.set(k, outcome)
-    }
-  }
-  return { rows: [...rows.values()], rejects, filtered }
 }
 
 /**
@@ -69,21 +49,22 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
     )
   )
 
-/** Stages under `stageId` (the run's id, or one partition's) and records rejects as seen by run `runId`. */
-export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget<A>, stageId: string = runId) =>
-  <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>) =>
+/**
+ * Stages batches under `stageId` (the run's id, or one partition's) and records
+ * rejects as seen by run `runId`. Batches come from `loadOutcomes` below, or
+ * already split on the thread that read them (ReadThread).
+ */
+export const loadBatches = <A extends object>(runId: string, target: LoadTarget<A>, stageId: string = runId) =>
+  <E, R>(batches: Stream.Stream<Batch<A>, E, R>) =>
     Effect.gen(function* () {
-      const config = yield* AppConfig
       const warehouse = yield* Warehouse
       const metrics = yield* Metrics
       const breaker = yield* CircuitBreaker
       const retry = <X, E extends { readonly transient: boolean; readonly message: string }>(effect: Effect.Effect<X, E>) =>
         breaker.resilient("warehouse", `loading a ${target.source} batch`, effect)
-      yield* outcomes.pipe(
-        Stream.grouped(config.processing.batchSize),
-        Stream.mapEffect((batch) =>
+      yield* batches.pipe(
+        Stream.mapEffect(({ filtered, read, rejects: refusedByRules, rows }) =>
           Effect.gen(function* () {
-            const { filtered, rejects, rows } = partition(batch, target.key)
             const refused = rows.length === 0 ? [] : yield* stageIsolating(
               rows,
               (some) => retry(target.stage(stageId, some)),
@@ -96,8 +77,8 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
                 payload: { ...(row as Record<string, unknown>) }
               })
             )
-            rejects.push(...refused)
-            const accepted = batch.length - rejects.length - Object.values(filtered).reduce((a, b) => a + b, 0)
+            const rejects = [...refusedByRules, ...refused]
+            const accepted = read - rejects.length - Object.values(filtered).reduce((a, b) => a + b, 0)
             if (rejects.length > 0) yield* retry(warehouse.recordRejects(runId, rejects))
             // Tallied here, one Metrics call per category and flag: this runs for every batch.
             const rejectedBy: Record<string, number> = {}
@@ -107,7 +88,7 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
               const flags = (row as { readonly quality_flags?: string | null }).quality_flags
               if (flags) for (const f of flags.split(",")) flagged[f] = (flagged[f] ?? 0) + 1
             }
-            yield* metrics.read(target.source, batch.length)
+            yield* metrics.read(target.source, read)
             yield* metrics.loaded(target.source, accepted)
             for (const [category, n] of Object.entries(rejectedBy)) yield* metrics.rejected(target.source, category, n)
             for (const [why, n] of Object.entries(filtered)) yield* metrics.filtered(target.source, why, n)
@@ -117,3 +98,13 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
         Stream.runDrain
       )
     })
+
+/** Groups outcomes into BATCH_SIZE batches and stages them (see loadBatches). */
+export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget<A>, stageId: string = runId) =>
+  <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>) =>
+    Effect.flatMap(AppConfig, (config) =>
+      outcomes.pipe(
+        Stream.grouped(config.processing.batchSize),
+        Stream.map((outcomes) => batchOf(outcomes, target.key)),
+        loadBatches(runId, target, stageId)
+      ))

@@ -2,6 +2,7 @@
  * One program per source: extract → transform → stage, then the set-based
  * merge into its table. A SourceError ends only its own branch.
  */
+import { FileSystem } from "@effect/platform"
 import { Chunk, Effect, identity, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
@@ -16,7 +17,8 @@ import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse, type SalesMerge, type StagedSale } from "../services/Warehouse.js"
 import type { CsvItem } from "./Csv.js"
 import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
-import { loadOutcomes } from "./Load.js"
+import { loadBatches, loadOutcomes } from "./Load.js"
+import { readSalesOnThread, useReadThread } from "./ReadThread.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
 import { transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
 
@@ -143,11 +145,8 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     const costs = new Map<string, Money.Decimal | null>()
     for (const [id, cost] of yield* warehouse.productCosts) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
     const pricing = { window: run.window, costOf: (id: string) => costs.get(id), commissionRate: config.processing.commissionRate }
-    const stage = loadOutcomes<StagedSale>(run.runId, {
-      source: "sales",
-      key: (r) => r.transaction_id,
-      stage: warehouse.stageSales
-    }, scope.stageId)
+    const target = { source: "sales", key: (r: StagedSale) => r.transaction_id, stage: warehouse.stageSales } as const
+    const stage = loadOutcomes<StagedSale>(run.runId, target, scope.stageId)
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
     if (scope.retry) {
@@ -157,6 +156,25 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     }
 
     const owns = scope.owns
+    const size = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+      Effect.map((info) => Number(info.size)),
+      Effect.orElseSucceed(() => 0)
+    )
+    // A partition's rows are picked by a function, which stays on this thread.
+    if (Option.isNone(config.files.sourceDatabase) && owns === undefined && useReadThread(config.processing.readThread, size)) {
+      yield* Effect.logDebug(`reading ${path} on a second thread`)
+      yield* readSalesOnThread(
+        {
+          path,
+          window: pricing.window,
+          costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
+          commissionRate: Money.formatDecimal(pricing.commissionRate),
+          batchSize: config.processing.batchSize
+        },
+        (read, total) => metrics.bytes("sales", read, total)
+      ).pipe(loadBatches(run.runId, target, scope.stageId))
+      return yield* metrics.extracted("sales")
+    }
     yield* Option.match(config.files.sourceDatabase, {
       onNone: () =>
         extractSalesCsv(path).pipe(

@@ -20,6 +20,32 @@ export type Outcome<A> = A | Reject | Filtered
 export const isFiltered = (u: unknown): u is Filtered =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Filtered"
 
+/** A batch to stage: its rows (one per key, the last wins), its rejects, and what it filtered, by reason. */
+export interface Batch<A> {
+  /** How many records the batch was made from. */
+  readonly read: number
+  readonly rows: ReadonlyArray<A>
+  readonly rejects: ReadonlyArray<Reject>
+  readonly filtered: Readonly<Record<string, number>>
+}
+
+/** Splits a batch of outcomes: rows (deduplicated, last wins), rejects, and the filtered count by reason. */
+export const batchOf = <A extends object>(outcomes: Chunk.Chunk<Outcome<A>>, key: (row: A) => string): Batch<A> => {
+  const rows = new Map<string, A>()
+  const rejects: Array<Reject> = []
+  const filtered: Record<string, number> = {}
+  for (const outcome of outcomes) {
+    if (outcome instanceof Reject) rejects.push(outcome)
+    else if (isFiltered(outcome)) filtered[outcome.why] = (filtered[outcome.why] ?? 0) + 1
+    else {
+      const k = key(outcome)
+      rows.delete(k)
+      rows.set(k, outcome)
+    }
+  }
+  return { read: outcomes.length, rows: [...rows.values()], rejects, filtered }
+}
+
 /** A CSV item that is not a well-formed row, as a `malformed` reject; `undefined` when it is fine. */
 const malformed = (source: Source, path: string, item: CsvItem, keyColumn: string): Reject | undefined => {
   if (item._tag === "Broken") {

@@ -197,7 +197,13 @@ export const appConfig = Effect.gen(function* () {
       circuitBreakerResetSeconds: yield* number("CIRCUIT_BREAKER_RESET_SECONDS", 60, 0),
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
       lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0),
-      sourceQueryTimeoutSeconds: yield* integer("SOURCE_QUERY_TIMEOUT_SECONDS", 300, 1)
+      sourceQueryTimeoutSeconds: yield* integer("SOURCE_QUERY_TIMEOUT_SECONDS", 300, 1),
+      // Where the sales CSV is read and put through the rules: `on` a second thread, `off` the run's own,
+      // `auto` a second thread for a file large enough to pay for starting one (see ReadThread).
+      readThread: yield* parsed("READ_THREAD", "auto", (t) =>
+        ["auto", "on", "off"].includes(t.toLowerCase())
+          ? Either.right(t.toLowerCase() as "auto" | "on" | "off")
+          : Either.left("expected one of auto, on, off"))
     },
     lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),
     quality: {

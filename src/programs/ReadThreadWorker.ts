@@ -1,0 +1,72 @@
+/**
+ * The second thread of ReadThread: reads the sales CSV, puts every row through
+ * the rules and sends each batch split into rows, rejects and filtered counts.
+ * It sends a batch only when the run's thread has taken all but AHEAD of the
+ * ones before, and ends with `Done`, or `Failed` when the file cannot be read.
+ */
+import { NodeFileSystem } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer, Stream } from "effect"
+import { parentPort, workerData } from "node:worker_threads"
+import * as Money from "../rules/Money.js"
+import { Metrics } from "../services/Metrics.js"
+import { extractSalesCsv } from "./Extract.js"
+import { encodeBatch, type FromReadThread, type ReadThreadInput } from "./ReadThread.js"
+import { batchOf, transformSalesCsv } from "./Transform.js"
+
+const input = workerData as ReadThreadInput
+const port = parentPort!
+const send = (message: FromReadThread) => port.postMessage(message)
+
+let credits = input.ahead
+let wake: (() => void) | undefined
+const onNext = () => {
+  credits += 1
+  const w = wake
+  wake = undefined
+  w?.()
+}
+port.on("message", onNext)
+/** Waits until the run's thread has room for one more batch. */
+const credit = Effect.async<void>((resume) => {
+  const take = () => {
+    credits -= 1
+    resume(Effect.void)
+  }
+  if (credits > 0) take()
+  else wake = take
+})
+
+const costs = new Map<string, Money.Decimal | null>()
+for (const [id, cost] of input.costs) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
+const pricing = { window: input.window, costOf: (id: string) => costs.get(id), commissionRate: Money.parseDecimal(input.commissionRate)! }
+
+const program = Effect.gen(function* () {
+  const metrics = yield* Metrics
+  yield* extractSalesCsv(input.path).pipe(
+    Stream.mapChunks(transformSalesCsv(input.path, pricing)),
+    Stream.grouped(input.batchSize),
+    Stream.runForEach((outcomes) =>
+      Effect.gen(function* () {
+        const batch = batchOf(outcomes, (r) => r.transaction_id)
+        const progress = (yield* metrics.snapshot).sources["sales"]
+        yield* credit
+        send(encodeBatch(batch, progress?.bytesRead ?? 0, progress?.bytesTotal ?? 0))
+      }))
+  )
+  send({ _tag: "Done" })
+}).pipe(
+  Effect.catchTag("SourceError", (e) =>
+    Effect.sync(() => send({ _tag: "Failed", source: e.source, location: e.location, reason: e.reason, transient: e.transient }))),
+  Effect.ensuring(Effect.sync(() => port.off("message", onNext))),
+  Effect.provide(Layer.merge(NodeFileSystem.layer, Metrics.Default))
+)
+
+// A defect (a bug in a rule) ends the thread with an uncaught error, which the run's thread reports.
+Effect.runFork(program).addObserver((exit) => {
+  if (Exit.isFailure(exit)) {
+    port.off("message", onNext)
+    setImmediate(() => {
+      throw new Error(Cause.pretty(exit.cause))
+    })
+  }
+})
