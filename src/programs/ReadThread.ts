@@ -83,15 +83,16 @@ const asArray = (s: StagedSale) => [
 ]
 
 const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string } | { readonly json: string } => {
-  const values: Array<string> = []
-  for (const s of rows) {
-    values.push(
-      s.transaction_id, s.customer_id, s.product_id, String(s.quantity), s.unit_price, s.discount_amount, s.total_amount,
-      s.cost_amount ?? "", s.profit_margin ?? "", s.commission, s.value_tier, s.transaction_date, s.sales_rep_id ?? "", s.location ?? ""
-    )
+  // Concatenated, not pushed and joined: half the time, measured.
+  let joined = ""
+  for (let r = 0; r < rows.length; r++) {
+    const s = rows[r]!
+    joined += (r === 0 ? "" : SEPARATOR) + s.transaction_id + SEPARATOR + s.customer_id + SEPARATOR + s.product_id + SEPARATOR +
+      s.quantity + SEPARATOR + s.unit_price + SEPARATOR + s.discount_amount + SEPARATOR + s.total_amount + SEPARATOR +
+      (s.cost_amount ?? "") + SEPARATOR + (s.profit_margin ?? "") + SEPARATOR + s.commission + SEPARATOR + s.value_tier +
+      SEPARATOR + s.transaction_date + SEPARATOR + (s.sales_rep_id ?? "") + SEPARATOR + (s.location ?? "")
   }
-  const joined = values.join(SEPARATOR)
-  return countOf(joined, SEPARATOR) === Math.max(0, values.length - 1) ? { joined } : { json: JSON.stringify(rows.map(asArray)) }
+  return countOf(joined, SEPARATOR) === Math.max(0, rows.length * WIDTH - 1) ? { joined } : { json: JSON.stringify(rows.map(asArray)) }
 }
 
 type Row = [
