@@ -71,11 +71,10 @@ export const READ_THREAD_MIN_BYTES = 16 * 1024 * 1024
 const SEPARATOR = "\x1f"
 const WIDTH = 14
 
-const countOf = (text: string, part: string): number => {
-  let n = 0
-  for (let at = text.indexOf(part); at >= 0; at = text.indexOf(part, at + 1)) n++
-  return n
-}
+/** Whether a text of the row could hold the separator (the rest are made by the rules). */
+const holdsSeparator = (s: StagedSale): boolean =>
+  s.transaction_id.includes(SEPARATOR) || s.customer_id.includes(SEPARATOR) || s.product_id.includes(SEPARATOR) ||
+  (s.sales_rep_id?.includes(SEPARATOR) ?? false) || (s.location?.includes(SEPARATOR) ?? false)
 
 const asArray = (s: StagedSale) => [
   s.transaction_id, s.customer_id, s.product_id, s.quantity, s.unit_price, s.discount_amount, s.total_amount,
@@ -87,12 +86,13 @@ const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string 
   let joined = ""
   for (let r = 0; r < rows.length; r++) {
     const s = rows[r]!
+    if (holdsSeparator(s)) return { json: JSON.stringify(rows.map(asArray)) }
     joined += (r === 0 ? "" : SEPARATOR) + s.transaction_id + SEPARATOR + s.customer_id + SEPARATOR + s.product_id + SEPARATOR +
       s.quantity + SEPARATOR + s.unit_price + SEPARATOR + s.discount_amount + SEPARATOR + s.total_amount + SEPARATOR +
       (s.cost_amount ?? "") + SEPARATOR + (s.profit_margin ?? "") + SEPARATOR + s.commission + SEPARATOR + s.value_tier +
       SEPARATOR + s.transaction_date + SEPARATOR + (s.sales_rep_id ?? "") + SEPARATOR + (s.location ?? "")
   }
-  return countOf(joined, SEPARATOR) === Math.max(0, rows.length * WIDTH - 1) ? { joined } : { json: JSON.stringify(rows.map(asArray)) }
+  return { joined }
 }
 
 type Row = [
