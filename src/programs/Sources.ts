@@ -161,7 +161,7 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
       Effect.orElseSucceed(() => 0)
     )
     // A partition's rows are picked by a function, which stays on this thread.
-    if (Option.isNone(config.files.sourceDatabase) && owns === undefined && useReadThread(config.processing.readThread, size)) {
+    if (Option.isNone(config.files.sourceDatabase) && owns === undefined && useReadThread(config.processing.readThread, size, config.database.kind === "sqlite")) {
       yield* Effect.logDebug(`reading ${path} on a second thread`)
       yield* readSalesOnThread(
         {
