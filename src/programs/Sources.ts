@@ -156,24 +156,27 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     }
 
     const owns = scope.owns
-    const size = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-      Effect.map((info) => Number(info.size)),
-      Effect.orElseSucceed(() => 0)
-    )
-    // A partition's rows are picked by a function, which stays on this thread.
-    if (Option.isNone(config.files.sourceDatabase) && owns === undefined && useReadThread(config.processing.readThread, size, config.database.kind === "sqlite")) {
-      yield* Effect.logDebug(`reading ${path} on a second thread`)
-      yield* readSalesOnThread(
-        {
-          path,
-          window: pricing.window,
-          costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
-          commissionRate: Money.formatDecimal(pricing.commissionRate),
-          batchSize: config.processing.batchSize
-        },
-        (read, total) => metrics.bytes("sales", read, total)
-      ).pipe(loadBatches(run.runId, target, scope.stageId))
-      return yield* metrics.extracted("sales")
+    // A large CSV is read on a second thread (ReadThread); a partition's rows are picked by a
+    // function, which stays on this thread.
+    if (Option.isNone(config.files.sourceDatabase) && owns === undefined) {
+      const size = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
+        Effect.map((info) => Number(info.size)),
+        Effect.orElseSucceed(() => 0)
+      )
+      if (useReadThread(config.processing.readThread, size, config.database.kind === "sqlite")) {
+        yield* Effect.logDebug(`reading ${path} on a second thread`)
+        yield* readSalesOnThread(
+          {
+            path,
+            window: pricing.window,
+            costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
+            commissionRate: Money.formatDecimal(pricing.commissionRate),
+            batchSize: config.processing.batchSize
+          },
+          (read, total) => metrics.bytes("sales", read, total)
+        ).pipe(loadBatches(run.runId, target, scope.stageId))
+        return yield* metrics.extracted("sales")
+      }
     }
     yield* Option.match(config.files.sourceDatabase, {
       onNone: () =>

@@ -7,13 +7,14 @@
 import { NodeContext } from "@effect/platform-node"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Cause, Effect, Exit, Option, Stream } from "effect"
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as TestLayer from "../../src/layers/Test.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
-import { inputs } from "../support/Fixtures.js"
+import { readSalesOnThread } from "../../src/programs/ReadThread.js"
+import { inputs, SALES_HEADER } from "../support/Fixtures.js"
 
 const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: false, dryRun: false }
 
@@ -82,6 +83,18 @@ describe("reading sales on a second thread", () => {
       expect(threaded.summary.sources.sales).toMatchObject({ status: "failed" })
       expect(threaded.summary.failures).toEqual(inline.summary.failures)
       expect(threaded.summary.failures.join("\n")).toMatch(message)
+    }))
+
+  it.live("ends the read with the thread's error when the thread fails, instead of waiting for it", () =>
+    Effect.gen(function* () {
+      writeFileSync(sales, `${SALES_HEADER}\nT1,C1,P1,1,10.00,0,2024-05-01,R1,completed\n`)
+      // No commission rate the rules can read: the first sale throws on the thread.
+      const exit = yield* readSalesOnThread(
+        { path: sales, window: { from: null, to: null }, costs: [], commissionRate: "not a rate", batchSize: 10 },
+        () => Effect.void
+      ).pipe(Stream.runDrain, Effect.exit)
+      expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
+      expect(Exit.isFailure(exit) ? Cause.pretty(exit.cause) : "").toMatch(/reading .*sales_transactions\.csv on a second thread failed: .*TypeError/s)
     }))
 
   it.live("says which file it cannot find", () =>
