@@ -209,9 +209,19 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         ))
       const staged = yield* count(`SELECT count(*) AS n FROM etl_stage_sales WHERE run_id = ?`, [stageId])
       const existing = yield* count(`SELECT count(*) AS n FROM sales_fact`)
+      // Into an empty fact table (a first load) every fact is new: each customer's
+      // first transaction is simply marked after the insert (step 4), with no customers to track.
+      const fresh = existing === 0 && !partitioned
+      // The open rejects of the keys this merge stages again are resolved.
+      const resolveStaged = changes(
+        `UPDATE etl_rejects SET resolved_run = ?
+         WHERE source = 'sales' AND resolved_run IS NULL
+           AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
+        [runId, stageId]
+      )
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
       //    Into an empty fact table every staged customer is one, without looking for their facts.
-      yield* step("dirty customers", existing === 0
+      if (!fresh) yield* step("dirty customers", existing === 0
         ? exec(d.insertIgnore("etl_dirty_customers", "customer_id",
           `SELECT DISTINCT customer_id FROM etl_stage_sales WHERE run_id = ?`, "customer_id"), [stageId])
         : exec(
@@ -247,13 +257,25 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [runId, now, stageId]
       ))
       if (bulk) yield* step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
+      const firstOf = (customer: string) =>
+        `SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = ${customer}
+         ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)}`
+      if (fresh) {
+        // 4. Every customer's earliest transaction (one index seek each) becomes First-time.
+        yield* step("first transactions", exec(
+          `UPDATE sales_fact SET customer_status = 'First-time' WHERE transaction_id IN (
+             SELECT (${firstOf("c.customer_id")}) FROM (SELECT DISTINCT customer_id FROM sales_fact) c)`
+        ))
+        const resolvedFresh = yield* step("resolve rejects", resolveStaged)
+        if (moveMark) yield* moveMarkTo(now)
+        yield* step("clear stage", forRun(d.clearStage("etl_stage_sales"), runId))
+        return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved: resolvedFresh, statusChanges: 0 }
+      }
       // 4. First-time for each dirty customer's earliest transaction (one index seek each), Repeat for
       //    the rest. A fact inserted by this run gets its status without counting as a change; an
       //    older one whose status moves is updated.
       yield* step("first transactions", exec(
-        `UPDATE etl_dirty_customers SET first_id = (
-           SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = etl_dirty_customers.customer_id
-           ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)})`
+        `UPDATE etl_dirty_customers SET first_id = (${firstOf("etl_dirty_customers.customer_id")})`
       ))
       // Fresh statistics, or PostgreSQL may check `NOT IN (first ids)` row by row instead of hashing
       // them once (a 100k-row partition's demote: 81 s instead of under one).
@@ -274,17 +296,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const promoted = yield* step("promote", changes(`UPDATE sales_fact SET customer_status = 'First-time', ${touched} WHERE ${promote}`, [runId, now]))
       const statusChanges = demoted + promoted
       yield* exec(`DELETE FROM etl_dirty_customers`)
-      const resolved = yield* step("resolve rejects", changes(
-        `UPDATE etl_rejects SET resolved_run = ?
-         WHERE source = 'sales' AND resolved_run IS NULL
-           AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
-        [runId, stageId]
-      ))
+      const resolved = yield* step("resolve rejects", resolveStaged)
       if (moveMark) yield* moveMarkTo(now)
       // Other partitions may be staging beside this one: only this partition's rows go.
       yield* step("clear stage", partitioned ? exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [stageId]) : forRun(d.clearStage("etl_stage_sales"), runId))
       if (partitioned) return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: olderMoving }
-      if (existing === 0) return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: 0 }
       const movedOnNew = yield* count(
         `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
       )
