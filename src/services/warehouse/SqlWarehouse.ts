@@ -266,7 +266,13 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           `UPDATE sales_fact SET customer_status = 'First-time' WHERE transaction_id IN (
              SELECT (${firstOf("c.customer_id")}) FROM (SELECT DISTINCT customer_id FROM sales_fact) c)`
         ))
-        const resolvedFresh = yield* step("resolve rejects", resolveStaged)
+        // The staged keys are now exactly the facts: each open reject is one key lookup.
+        const resolvedFresh = yield* step("resolve rejects", changes(
+          `UPDATE etl_rejects SET resolved_run = ?
+           WHERE source = 'sales' AND resolved_run IS NULL
+             AND EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = etl_rejects.record_key)`,
+          [runId]
+        ))
         if (moveMark) yield* moveMarkTo(now)
         yield* step("clear stage", forRun(d.clearStage("etl_stage_sales"), runId))
         return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved: resolvedFresh, statusChanges: 0 }
