@@ -8,10 +8,15 @@
  * between threads (structured clone) cost what the rules cost, one string and
  * a split a fraction of it. At most AHEAD batches wait unstaged, so memory
  * stays bounded whatever the file's size.
+ *
+ * Off unless READ_THREAD=on: on this project's two-core machine both cores are
+ * already busy (the second V8 heap's garbage, encoding and decoding eat most
+ * of the overlap), so it bought 4-5% at 1M and 10M for about 150 MB more, and
+ * nothing at 300k and 600k; into a PostgreSQL server on the same cores it was
+ * slower (1M: 36.0 s against 30.9 s).
  */
 import { Effect, Option, Queue, Stream } from "effect"
 import { existsSync } from "node:fs"
-import { availableParallelism } from "node:os"
 import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { DateWindow } from "../rules/Sales.js"
@@ -57,9 +62,6 @@ const AHEAD = 2
  * a worker's limits); the rules' garbage dies there.
  */
 const LIMITS = { maxOldGenerationSizeMb: 64 }
-
-/** Below this size a file is read faster than a thread starts (`READ_THREAD=auto`). */
-export const READ_THREAD_MIN_BYTES = 16 * 1024 * 1024
 
 /**
  * Rows on the wire: every value of every row joined by one separator, 14 a row,
@@ -144,15 +146,6 @@ export const decodeBatch = (message: FromReadThread & { _tag: "Batch" }): Batch<
   rejects: message.rejects.map((r) => new Reject(r, true)),
   filtered: message.filtered
 })
-
-/**
- * Whether the sales CSV is read on a second thread, per READ_THREAD. `auto`
- * only into the embedded SQLite warehouse, where all of the load's work is
- * this process's: with a PostgreSQL server on the same two cores the thread
- * competed with the server (1M: 36.0 s against 30.9 s on its own thread).
- */
-export const useReadThread = (setting: "auto" | "on" | "off", fileBytes: number, embedded: boolean): boolean =>
-  setting === "on" || (setting === "auto" && embedded && availableParallelism() >= 2 && fileBytes >= READ_THREAD_MIN_BYTES)
 
 /**
  * How to start the worker: the bundle's `read-thread.mjs` beside the command's

@@ -2,7 +2,6 @@
  * One program per source: extract → transform → stage, then the set-based
  * merge into its table. A SourceError ends only its own branch.
  */
-import { FileSystem } from "@effect/platform"
 import { Chunk, Effect, identity, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
@@ -18,7 +17,7 @@ import { Warehouse, type SalesMerge, type StagedSale } from "../services/Warehou
 import type { CsvItem } from "./Csv.js"
 import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
-import { readSalesOnThread, useReadThread } from "./ReadThread.js"
+import { readSalesOnThread } from "./ReadThread.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
 import { transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
 
@@ -156,27 +155,21 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     }
 
     const owns = scope.owns
-    // A large CSV is read on a second thread (ReadThread); a partition's rows are picked by a
-    // function, which stays on this thread.
-    if (Option.isNone(config.files.sourceDatabase) && owns === undefined) {
-      const size = yield* Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(path)).pipe(
-        Effect.map((info) => Number(info.size)),
-        Effect.orElseSucceed(() => 0)
-      )
-      if (useReadThread(config.processing.readThread, size, config.database.kind === "sqlite")) {
-        yield* Effect.logDebug(`reading ${path} on a second thread`)
-        yield* readSalesOnThread(
-          {
-            path,
-            window: pricing.window,
-            costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
-            commissionRate: Money.formatDecimal(pricing.commissionRate),
-            batchSize: config.processing.batchSize
-          },
-          (read, total) => metrics.bytes("sales", read, total)
-        ).pipe(loadBatches(run.runId, target, scope.stageId))
-        return yield* metrics.extracted("sales")
-      }
+    // READ_THREAD=on: the CSV is read on a second thread (ReadThread); a partition's rows are picked
+    // by a function, which stays on this thread.
+    if (config.processing.readThread === "on" && Option.isNone(config.files.sourceDatabase) && owns === undefined) {
+      yield* Effect.logDebug(`reading ${path} on a second thread`)
+      yield* readSalesOnThread(
+        {
+          path,
+          window: pricing.window,
+          costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
+          commissionRate: Money.formatDecimal(pricing.commissionRate),
+          batchSize: config.processing.batchSize
+        },
+        (read, total) => metrics.bytes("sales", read, total)
+      ).pipe(loadBatches(run.runId, target, scope.stageId))
+      return yield* metrics.extracted("sales")
     }
     yield* Option.match(config.files.sourceDatabase, {
       onNone: () =>

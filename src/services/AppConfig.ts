@@ -198,12 +198,11 @@ export const appConfig = Effect.gen(function* () {
       commissionRate: yield* decimalRate("COMMISSION_RATE", "0.03"),
       lookbackDays: yield* integer("INCREMENTAL_LOOKBACK_DAYS", 0, 0),
       sourceQueryTimeoutSeconds: yield* integer("SOURCE_QUERY_TIMEOUT_SECONDS", 300, 1),
-      // Where the sales CSV is read and put through the rules: `on` a second thread, `off` the run's own,
-      // `auto` a second thread into SQLite for a file large enough to pay for starting one (see ReadThread).
-      readThread: yield* parsed("READ_THREAD", "auto", (t) =>
-        ["auto", "on", "off"].includes(t.toLowerCase())
-          ? Either.right(t.toLowerCase() as "auto" | "on" | "off")
-          : Either.left("expected one of auto, on, off"))
+      // `on`: the sales CSV is read and put through the rules on a second thread (see ReadThread).
+      readThread: yield* parsed("READ_THREAD", "off", (t) =>
+        ["on", "off"].includes(t.toLowerCase())
+          ? Either.right(t.toLowerCase() as "on" | "off")
+          : Either.left("expected on or off"))
     },
     lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),
     quality: {
