@@ -65,6 +65,18 @@ describe("the bundled sample", () => {
         expect(attempts).toEqual({ n: 2 })
       }))
 
+    it.effect("still refuses a fact whose customer is missing after the bulk load", () =>
+      Effect.gen(function* () {
+        // The first load built the fact table in bulk (PostgreSQL drops its foreign keys for the insert).
+        const orphan = yield* rows(
+          `INSERT INTO sales_fact (transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
+             commission, value_tier, transaction_date, customer_status, run_id, created_date)
+           VALUES ('T-ORPHAN', 'NO-SUCH-CUSTOMER', 'P001', 1, 1, 0, 1, 0.03, 'Low Value', '2024-03-01', 'Repeat', 'test', '2024-03-01T00:00:00Z')`
+        ).pipe(Effect.either)
+        expect(orphan._tag).toBe("Left")
+        expect(yield* rows(`SELECT count(*) AS n FROM sales_fact WHERE transaction_id = 'T-ORPHAN'`)).toEqual([{ n: 0 }])
+      }))
+
     it.effect("writes nothing on a dry run", () =>
       Effect.gen(function* () {
         const before = yield* rows(`SELECT (SELECT count(*) FROM etl_run_history) AS runs, (SELECT count(*) FROM sales_fact) AS facts`)

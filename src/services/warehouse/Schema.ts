@@ -226,6 +226,20 @@ export const factIndexes = (d: Dialect): ReadonlyArray<readonly [name: string, c
 ]
 
 /**
+ * The fact table's foreign keys where a bulk load drops and adds them again:
+ * PostgreSQL checks a foreign key with a trigger per inserted row (a 1M-row
+ * merge spent most of its insert there) and adding it back checks every row in
+ * one join. The merge has already quarantined every fact whose dimension rows
+ * are missing, so the check finds nothing; it still runs. SQLite cannot drop a
+ * constraint and checks it with one index probe per row.
+ */
+export const factForeignKeys = (d: Dialect): ReadonlyArray<readonly [name: string, create: string]> =>
+  d.kind !== "postgres" ? [] : [
+    ["sales_fact_customer_id_fkey", `ALTER TABLE sales_fact ADD CONSTRAINT sales_fact_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES customer_dim (customer_id)`],
+    ["sales_fact_product_id_fkey", `ALTER TABLE sales_fact ADD CONSTRAINT sales_fact_product_id_fkey FOREIGN KEY (product_id) REFERENCES product_dim (product_id)`]
+  ]
+
+/**
  * Migration 6: the failed-records file pages through a run's rejects by id.
  * SQLite's index on last_seen_run already ends with the rowid (reject_id).
  */

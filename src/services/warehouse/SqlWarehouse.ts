@@ -15,7 +15,7 @@ import {
   partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { dimensionMergesFrom, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom } from "./Schema.js"
+import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom } from "./Schema.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -244,7 +244,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       ))
       // A bulk load (more new rows than the table holds) builds the secondary indexes afterwards.
       const bulk = staged > existing
-      if (bulk) for (const [name] of factIndexes(d)) yield* exec(`DROP INDEX ${name}`)
+      if (bulk) {
+        for (const [name] of factIndexes(d)) yield* exec(`DROP INDEX ${name}`)
+        for (const [name] of factForeignKeys(d)) yield* exec(`ALTER TABLE sales_fact DROP CONSTRAINT ${name}`)
+      }
       // New facts start as Repeat: the step below then rewrites only the rows whose status really
       // differs (mostly one First-time per customer) instead of every new row. The keys already
       // there were updated above; ON CONFLICT skips them without the SELECT reading sales_fact,
@@ -256,7 +259,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
          ON CONFLICT (transaction_id) DO NOTHING`,
         [runId, now, stageId]
       ))
-      if (bulk) yield* step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
+      if (bulk) {
+        yield* step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
+        yield* step("check foreign keys", Effect.forEach(factForeignKeys(d), ([, create]) => exec(create), { discard: true }))
+      }
       const firstOf = (customer: string) =>
         `SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = ${customer}
          ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)}`
