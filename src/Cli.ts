@@ -89,7 +89,10 @@ export const withEnvironment = (envName: string) =>
         const failure = Cause.failureOption(cause)
         if (Option.isSome(failure)) return explain(failure.value)
         if (Cause.isInterruptedOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-        return Console.error(`etl: unexpected error: ${Cause.pretty(cause).split("\n")[0]}`).pipe(
+        // The driver's own words too: "SqlError: Failed to execute statement" alone says nothing.
+        const squashed = Cause.squash(cause)
+        const underlying = squashed instanceof Error && squashed.cause instanceof Error ? ` (${squashed.cause.message})` : ""
+        return Console.error(`etl: unexpected error: ${Cause.pretty(cause).split("\n")[0]}${underlying}`).pipe(
           Effect.zipRight(Effect.fail(new ExitStatus({ code: EXIT.failure })))
         )
       })

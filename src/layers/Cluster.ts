@@ -8,7 +8,7 @@
 import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
 import { NodeClusterSocket } from "@effect/platform-node"
 import { PgClient } from "@effect/sql-pg"
-import { Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { Cause, Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { parseClusterUrl } from "../services/AppConfig.js"
 
 /** Where the cluster keeps its state: a PostgreSQL URL. */
@@ -46,6 +46,24 @@ const timings = {
   entityMaxIdleTime: Duration.minutes(10)
 }
 
+/** An error's message and those of its causes. */
+const messages = (u: unknown): string => (u instanceof Error ? `${u.message} ${messages(u.cause)}` : "")
+
+/**
+ * The cluster creates its tables when a process starts. Two processes doing so
+ * at the same moment against a fresh database collide in PostgreSQL's catalog
+ * (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`),
+ * and the loser died at start (seen when three runners started together): it
+ * builds once more instead, and finds the tables there.
+ */
+const againIfRacedOnCreate = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  layer.pipe(
+    Layer.catchAllCause((cause) =>
+      [...Cause.defects(cause), ...Cause.failures(cause)].some((e) => /pg_type_typname_nsp_index/.test(messages(e)))
+        ? Layer.fresh(layer)
+        : Layer.failCause(cause))
+  )
+
 export interface RunnerOptions {
   readonly host: string
   readonly port: number
@@ -55,15 +73,15 @@ export interface RunnerOptions {
 export const runnerLayer = <A, E, R>(options: RunnerOptions, workflows: Layer.Layer<A, E, R>) =>
   workflows.pipe(
     Layer.provide(ClusterWorkflowEngine.layer),
-    Layer.provide(NodeClusterSocket.layer({
+    Layer.provide(againIfRacedOnCreate(NodeClusterSocket.layer({
       storage: "sql",
       shardingConfig: { ...timings, runnerAddress: Option.some(RunnerAddress.make(options.host, options.port)) }
-    })),
+    }))),
     Layer.provide(storageLayer)
   )
 
 /** A client of the cluster: submits workflows to the runners and waits for their results. */
 export const clientLayer = ClusterWorkflowEngine.layer.pipe(
-  Layer.provide(NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: timings })),
+  Layer.provide(againIfRacedOnCreate(NodeClusterSocket.layer({ clientOnly: true, storage: "sql", shardingConfig: timings }))),
   Layer.provide(storageLayer)
 )
