@@ -38,7 +38,7 @@ export interface ReadThreadInput {
 
 type RejectFields = ConstructorParameters<typeof Reject>[0]
 
-/** What the worker sends: a batch, the reason the file could not be read, or the end. */
+/** What the worker sends: a batch, the reason the file could not be read, the end, or a defect. */
 export type FromReadThread =
   | {
     readonly _tag: "Batch"
@@ -52,6 +52,7 @@ export type FromReadThread =
   }
   | { readonly _tag: "Failed"; readonly source: string; readonly location: string; readonly reason: string; readonly transient: boolean }
   | { readonly _tag: "Done" }
+  | { readonly _tag: "Crashed"; readonly message: string }
 
 /** Batches the worker may have sent ahead of the one being staged. */
 const AHEAD = 2
@@ -178,7 +179,7 @@ export const readSalesOnThread = (input: Omit<ReadThreadInput, "ahead">, progres
   Stream.unwrapScoped(
     Effect.gen(function* () {
       const script = yield* workerScript
-      const messages = yield* Queue.unbounded<FromReadThread | { readonly _tag: "Crashed"; readonly message: string }>()
+      const messages = yield* Queue.unbounded<FromReadThread>()
       const worker = yield* Effect.acquireRelease(
         Effect.sync(() => {
           const data = { workerData: { ...input, ahead: AHEAD } satisfies ReadThreadInput, resourceLimits: LIMITS }

@@ -2,10 +2,11 @@
  * The second thread of ReadThread: reads the sales CSV, puts every row through
  * the rules and sends each batch split into rows, rejects and filtered counts.
  * It sends a batch only when the run's thread has taken all but AHEAD of the
- * ones before, and ends with `Done`, or `Failed` when the file cannot be read.
+ * ones before, and ends with `Done`, `Failed` when the file cannot be read, or
+ * `Crashed` on a defect.
  */
-import { NodeFileSystem } from "@effect/platform-node"
-import { Cause, Effect, Exit, Layer, Stream } from "effect"
+import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Layer, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
 import { Metrics } from "../services/Metrics.js"
@@ -57,16 +58,11 @@ const program = Effect.gen(function* () {
 }).pipe(
   Effect.catchTag("SourceError", (e) =>
     Effect.sync(() => send({ _tag: "Failed", source: e.source, location: e.location, reason: e.reason, transient: e.transient }))),
+  // A defect (a bug in a rule) is reported to the run's thread, which ends the read with it.
+  Effect.catchAllDefect((defect) => Effect.sync(() => send({ _tag: "Crashed", message: Cause.pretty(Cause.die(defect)) }))),
   Effect.ensuring(Effect.sync(() => port.off("message", onNext))),
   Effect.provide(Layer.merge(NodeFileSystem.layer, Metrics.Default))
 )
 
-// A defect (a bug in a rule) ends the thread with an uncaught error, which the run's thread reports.
-Effect.runFork(program).addObserver((exit) => {
-  if (Exit.isFailure(exit)) {
-    port.off("message", onNext)
-    setImmediate(() => {
-      throw new Error(Cause.pretty(exit.cause))
-    })
-  }
-})
+// The thread's edge: the only place here that runs an Effect.
+NodeRuntime.runMain(program, { disableErrorReporting: true, disablePrettyLogger: true })
