@@ -94,16 +94,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
   const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
     const all = ["run_id", ...columns]
-    // A full statement's text (about 40 KB for sales) made once, not once per 500 rows.
-    const texts = new Map<number, string>()
-    const statement = (rows: number) => {
-      let text = texts.get(rows)
-      if (text === undefined) {
-        text = `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`
-        if (texts.size < 16) texts.set(rows, text)
-      }
-      return text
-    }
+    const statement = (rows: number) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
         for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
@@ -212,13 +203,6 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       // Into an empty fact table (a first load) every fact is new: each customer's
       // first transaction is simply marked after the insert (step 4), with no customers to track.
       const fresh = existing === 0 && !partitioned
-      // The open rejects of the keys this merge stages again are resolved.
-      const resolveStaged = changes(
-        `UPDATE etl_rejects SET resolved_run = ?
-         WHERE source = 'sales' AND resolved_run IS NULL
-           AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
-        [runId, stageId]
-      )
       // 2. Customers whose first transaction may move: those of new or re-dated facts, and those a fact left.
       //    Into an empty fact table every staged customer is one, without looking for their facts.
       if (!fresh) yield* step("dirty customers", existing === 0
@@ -266,26 +250,48 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const firstOf = (customer: string) =>
         `SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = ${customer}
          ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)}`
-      if (fresh) {
-        // 4. Every customer's earliest transaction (one index seek each) becomes First-time.
-        yield* step("first transactions", exec(
+      // 4. customer_status: First-time for each customer's earliest transaction (one index seek each).
+      const moved = fresh
+        // Into an empty table every customer's, straight from the new facts: nothing else moves.
+        ? yield* step("first transactions", exec(
           `UPDATE sales_fact SET customer_status = 'First-time' WHERE transaction_id IN (
              SELECT (${firstOf("c.customer_id")}) FROM (SELECT DISTINCT customer_id FROM sales_fact) c)`
-        ))
-        // The staged keys are now exactly the facts: each open reject is one key lookup.
-        const resolvedFresh = yield* step("resolve rejects", changes(
+        )).pipe(Effect.as({ statusChanges: 0, olderMoving: 0 }))
+        : yield* settleDirtyCustomers(runId, now, partitioned, firstOf)
+      // The open rejects of the keys merged again are resolved; into an empty table those keys are
+      // exactly the facts, so each open reject is one key lookup.
+      const resolved = yield* step("resolve rejects", fresh
+        ? changes(
           `UPDATE etl_rejects SET resolved_run = ?
            WHERE source = 'sales' AND resolved_run IS NULL
              AND EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = etl_rejects.record_key)`,
           [runId]
+        )
+        : changes(
+          `UPDATE etl_rejects SET resolved_run = ?
+           WHERE source = 'sales' AND resolved_run IS NULL
+             AND record_key IN (SELECT transaction_id FROM etl_stage_sales WHERE run_id = ?)`,
+          [runId, stageId]
         ))
-        if (moveMark) yield* moveMarkTo(now)
-        yield* step("clear stage", forRun(d.clearStage("etl_stage_sales"), runId))
-        return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved: resolvedFresh, statusChanges: 0 }
-      }
-      // 4. First-time for each dirty customer's earliest transaction (one index seek each), Repeat for
-      //    the rest. A fact inserted by this run gets its status without counting as a change; an
-      //    older one whose status moves is updated.
+      if (moveMark) yield* moveMarkTo(now)
+      // Other partitions may be staging beside this one: only this partition's rows go.
+      yield* step("clear stage", partitioned ? exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [stageId]) : forRun(d.clearStage("etl_stage_sales"), runId))
+      const counts = { inserted, updated, unchanged: staged - inserted - updated, referential, resolved }
+      if (partitioned) return { ...counts, statusChanges: moved.olderMoving }
+      if (fresh) return { ...counts, statusChanges: 0 }
+      const movedOnNew = yield* count(
+        `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
+      )
+      return { ...counts, statusChanges: moved.statusChanges - movedOnNew }
+    })
+
+  /**
+   * Step 4 of a merge into a table that already held facts: the earliest transaction of each
+   * customer whose first may have moved becomes First-time, the rest Repeat. A fact inserted by this
+   * run gets its status without counting as a change; an older one whose status moves is updated.
+   */
+  const settleDirtyCustomers = (runId: string, now: string, partitioned: boolean, firstOf: (customer: string) => string) =>
+    Effect.gen(function* () {
       yield* step("first transactions", exec(
         `UPDATE etl_dirty_customers SET first_id = (${firstOf("etl_dirty_customers.customer_id")})`
       ))
@@ -299,24 +305,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const promote = `transaction_id IN (SELECT first_id FROM etl_dirty_customers WHERE first_id IS NOT NULL)
            AND ${d.distinct("customer_status", "'First-time'")}`
       // A partition counts the older facts it moves before moving them: facts an earlier partition of
-      // this run inserted are new, not changed (the whole run subtracts them once, below).
+      // this run inserted are new, not changed (the whole run subtracts them once, after the merge).
       const olderMoving = partitioned
         ? (yield* count(`SELECT count(*) AS n FROM sales_fact WHERE (${demote}) AND NOT (${newInRun})`, [runId])) +
           (yield* count(`SELECT count(*) AS n FROM sales_fact WHERE (${promote}) AND NOT (${newInRun})`, [runId]))
         : 0
       const demoted = yield* step("demote", changes(`UPDATE sales_fact SET customer_status = 'Repeat', ${touched} WHERE ${demote}`, [runId, now]))
       const promoted = yield* step("promote", changes(`UPDATE sales_fact SET customer_status = 'First-time', ${touched} WHERE ${promote}`, [runId, now]))
-      const statusChanges = demoted + promoted
       yield* exec(`DELETE FROM etl_dirty_customers`)
-      const resolved = yield* step("resolve rejects", resolveStaged)
-      if (moveMark) yield* moveMarkTo(now)
-      // Other partitions may be staging beside this one: only this partition's rows go.
-      yield* step("clear stage", partitioned ? exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [stageId]) : forRun(d.clearStage("etl_stage_sales"), runId))
-      if (partitioned) return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: olderMoving }
-      const movedOnNew = yield* count(
-        `SELECT count(*) AS n FROM sales_fact WHERE run_id = ? AND updated_date IS NULL AND customer_status = 'First-time'`, [runId]
-      )
-      return { inserted, updated, unchanged: staged - inserted - updated, referential, resolved, statusChanges: statusChanges - movedOnNew }
+      return { statusChanges: demoted + promoted, olderMoving }
     })
 
   const mergeSales = (runId: string, now: string, moveMark: boolean) =>
