@@ -6,8 +6,8 @@
  * Server, and OFFSET paging slows down page by page). Each page is retried on
  * transient errors; the connection is released on every exit path.
  */
-import type { SqlClient } from "@effect/sql"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { SqlClient } from "@effect/sql"
+import { Chunk, Context, Effect, Option, Stream } from "effect"
 import type { DateWindow, RawSale } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import type { DatabaseTarget } from "../services/AppConfig.js"
@@ -65,6 +65,9 @@ export const extractSalesDatabase = (
       )
       const page = (cursor: Cursor) =>
         pageQuery(sql, target.kind, window, cursor, pageSize).pipe(
+          // @effect/sql finds an open transaction by one context tag whatever the client: read inside
+          // the warehouse's (a dry run, a direct first load), the query would go to the warehouse.
+          Effect.mapInputContext<never, never>(Context.omit(SqlClient.TransactionConnection)),
           Effect.mapError((e) => {
             const message = causeMessage(e)
             return failure(

@@ -65,6 +65,18 @@ describe("source database: SQLite", () => {
       expect(summary.changes.customer_dim).toMatchObject({ inserted: 2 })
     }))
 
+  it.effect("a dry run and a first load read the source, not the warehouse they write in", () =>
+    Effect.gen(function* () {
+      // Both read the source inside the warehouse's transaction, where @effect/sql would send
+      // any client's query to the warehouse's connection.
+      const sourceUrl = `sqlite:${join(fixture.dir, "source-dry.db")}`
+      expect(yield* seedSourceDatabase(Either.getOrThrow(parseDatabaseUrl(sourceUrl)), salesCsv)).toBe(31)
+      const db = TestLayer.layer({ ...fixture.settings, SOURCE_DATABASE_URL: sourceUrl })
+      const dry = yield* Effect.provide(runPipeline({ ...full, dryRun: true }), db)
+      expect(dry.status).toBe("success")
+      expect(dry.sources.sales).toMatchObject({ read: 30, rejected: 2, filtered: 0 })
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   it.effect("binds the window as parameters: an injection attempt is only a string", () =>
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
