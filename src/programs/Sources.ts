@@ -19,7 +19,7 @@ import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
-import { transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
+import { batchOf, transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
 
 export interface RunContext {
   readonly runId: string
@@ -128,13 +128,16 @@ export interface SalesScope {
   readonly owns?: ((item: CsvItem) => boolean) | undefined
 }
 
+const saleKey = (row: StagedSale) => row.transaction_id
+
 /**
- * Reads, transforms and stages sales for `scope` (dead-letter retries first,
- * so a newer copy of the same transaction in the input wins). A fact's
- * cost_amount needs its product's cost: the products are merged before.
+ * The sales of `scope` as batches, read and put through the rules: dead-letter
+ * retries first (so a newer copy of the same transaction in the input wins),
+ * then the input. A fact's cost_amount needs its product's cost: the products
+ * are merged before.
  */
-export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.runId, retry: true, window: run.window }) =>
-  Effect.gen(function* () {
+const salesBatches = (run: RunContext, scope: SalesScope) =>
+  Stream.unwrap(Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
@@ -144,22 +147,21 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
     const costs = new Map<string, Money.Decimal | null>()
     for (const [id, cost] of yield* warehouse.productCosts) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
     const pricing = { window: run.window, costOf: (id: string) => costs.get(id), commissionRate: config.processing.commissionRate }
-    const target = { source: "sales", key: (r: StagedSale) => r.transaction_id, stage: warehouse.stageSales } as const
-    const stage = loadOutcomes<StagedSale>(run.runId, target, scope.stageId)
+    const batched = <E, R>(outcomes: Stream.Stream<Outcome<StagedSale>, E, R>) =>
+      outcomes.pipe(Stream.grouped(config.processing.batchSize), Stream.map((chunk) => batchOf(chunk, saleKey)))
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
-    if (scope.retry) {
-      const retryPricing = { ...pricing, window: { from: null, to: null } }
-      yield* retried("sales", (payload, location) =>
-        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))).pipe(stage)
-    }
+    const retryPricing = { ...pricing, window: { from: null, to: null } }
+    const retries = scope.retry
+      ? batched(retried("sales", (payload, location) =>
+        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))))
+      : Stream.empty
 
     const owns = scope.owns
     // READ_THREAD=on: the CSV is read on a second thread (ReadThread); a partition's rows are picked
     // by a function, which stays on this thread.
     if (config.processing.readThread === "on" && Option.isNone(config.files.sourceDatabase) && owns === undefined) {
-      yield* Effect.logDebug(`reading ${path} on a second thread`)
-      yield* readSalesOnThread(
+      return Stream.concat(retries, Stream.unwrap(Effect.as(Effect.logDebug(`reading ${path} on a second thread`), readSalesOnThread(
         {
           path,
           window: pricing.window,
@@ -168,10 +170,9 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
           batchSize: config.processing.batchSize
         },
         (read, total) => metrics.bytes("sales", read, total)
-      ).pipe(loadBatches(run.runId, target, scope.stageId))
-      return yield* metrics.extracted("sales")
+      ))))
     }
-    yield* Option.match(config.files.sourceDatabase, {
+    return Stream.concat(retries, batched(Option.match(config.files.sourceDatabase, {
       onNone: () =>
         extractSalesCsv(path).pipe(
           owns === undefined ? identity : Stream.mapChunks(Chunk.filter(owns)),
@@ -183,8 +184,15 @@ export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.r
           Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, () => ({ ...raw })))
         )
       }
-    }).pipe(stage)
-    yield* metrics.extracted("sales")
+    })))
+  }))
+
+/** Reads, transforms and stages sales for `scope` (the whole run by default, or one partition). */
+export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.runId, retry: true, window: run.window }) =>
+  Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    yield* salesBatches(run, scope).pipe(loadBatches(run.runId, { source: "sales", key: saleKey, stage: warehouse.stageSales }, scope.stageId))
+    yield* (yield* Metrics).extracted("sales")
   })
 
 /** Records a sales merge in the run's metrics. */
@@ -198,13 +206,26 @@ export const countSalesMerge = (merge: SalesMerge) =>
 /**
  * Sales start once the products are merged and read, transform and stage
  * while the customers still load; the merge waits for `customersLoaded` (its
- * referential check needs this run's customers).
+ * referential check needs this run's customers). A first load into an empty
+ * fact table, where the warehouse allows, writes the facts once instead:
+ * straight into sales_fact after the customers, checked against the
+ * dimensions in memory (Warehouse.loadFactsDirectly).
  */
 export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void) =>
   Effect.gen(function* () {
+    const warehouse = yield* Warehouse
+    const metrics = yield* Metrics
+    const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write) =>
+      salesBatches(run, { stageId: run.runId, retry: true, window: run.window }).pipe(
+        loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
+      ), customersLoaded)
+    if (Option.isSome(direct)) {
+      yield* metrics.extracted("sales")
+      yield* countSalesMerge(direct.value)
+      return direct.value
+    }
     yield* stageSales(run)
     yield* customersLoaded
-    const warehouse = yield* Warehouse
     const merge = yield* (yield* CircuitBreaker).resilient("warehouse", "merging sales", warehouse.mergeSales(run.runId, run.now, run.moveMark))
     yield* countSalesMerge(merge)
     return merge

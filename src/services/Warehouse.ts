@@ -7,6 +7,9 @@
  * moves the run's rows into the star schema and counts what changed. That
  * dedupes across the whole run, makes re-runs report 0 changes, and lets the
  * database check referential integrity and settle `customer_status`.
+ *
+ * A first load into an empty fact table skips staging where the dialect allows
+ * (loadFactsDirectly): the facts are written once, straight into sales_fact.
  */
 import { Context, type Effect, type Option } from "effect"
 import type { WarehouseError, RunLocked } from "../schema/Errors.js"
@@ -158,6 +161,24 @@ export interface WarehouseService {
   readonly mergeProducts: (runId: string, now: string) => Effect.Effect<ChangeCounts, WarehouseError>
   /** Merges the staged facts; moves the high-water mark in the same transaction when `moveMark`. */
   readonly mergeSales: (runId: string, now: string, moveMark: boolean) => Effect.Effect<SalesMerge, WarehouseError>
+  /**
+   * A first load without staging: when sales_fact is empty, waits for `after` (the run's
+   * customers), then runs `load` in one transaction with the fact table's secondary indexes
+   * dropped. What `load` writes is checked against the dimensions as the transaction sees them:
+   * facts whose customer and product exist are upserted (the last copy of a key wins); the others
+   * are quarantined as `referential` at the end, as the merge does. Then the indexes are built,
+   * each customer's first transaction marked, the open rejects of the keys loaded resolved and
+   * the high-water mark moved (when `moveMark`). None, having run nothing, when the fact table
+   * holds facts, the dimensions hold too many keys to check in memory, or the dialect loads
+   * faster through staging (PostgreSQL's COPY, SQL Server): the caller then stages and merges.
+   */
+  readonly loadFactsDirectly: <E, R>(
+    runId: string,
+    now: string,
+    moveMark: boolean,
+    load: (write: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>) => Effect.Effect<void, E, R>,
+    after?: Effect.Effect<void>
+  ) => Effect.Effect<Option.Option<SalesMerge>, E | WarehouseError, R>
   /** Every product's cost as exact decimal text (null when it has none). */
   readonly productCosts: Effect.Effect<ReadonlyMap<string, string | null>, WarehouseError>
   /** The open rejects a run retries for `source`: `referential` ones (sales) and those re-queued by a user. */

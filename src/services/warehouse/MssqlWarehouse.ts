@@ -253,6 +253,8 @@ export const make = Effect.gen(function* () {
         SqlWarehouse.transaction(sql),
         Effect.mapError(SqlWarehouse.warehouseError("merge sales_fact"))
       ),
+    // Facts go through staging and the one MERGE statement above, first load or not.
+    loadFactsDirectly: () => Effect.succeedNone,
     // The partition merge is the SQLite/PostgreSQL statement sequence; SQL Server loads unpartitioned.
     planPartitions: () => Effect.fail(unpartitioned),
     mergePartition: () => Effect.fail(unpartitioned),

@@ -1,0 +1,145 @@
+/**
+ * A first load into an empty fact table writes the facts once, straight into
+ * sales_fact (Warehouse.loadFactsDirectly), instead of staging and merging
+ * them. It must leave the warehouse exactly as the staged merge would, and
+ * leave nothing behind when it does not finish.
+ */
+import { NodeContext } from "@effect/platform-node"
+import { SqlClient } from "@effect/sql"
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Fiber, Layer, Option } from "effect"
+import { appendFileSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import * as TestLayer from "../../src/layers/Test.js"
+import { generate } from "../../src/programs/Generate.js"
+import { runPipeline } from "../../src/programs/Pipeline.js"
+import { Warehouse } from "../../src/services/Warehouse.js"
+import { inputs } from "../support/Fixtures.js"
+
+const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
+
+/** Numbers compare as numbers: the merge's payload holds a staged REAL as SQLite prints it (10.0 for 10.00). */
+const payloadOf = (text: string) =>
+  Object.fromEntries(Object.entries(JSON.parse(text) as Record<string, unknown>).map(([k, v]) =>
+    [k, typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)) ? Number(v) : v]))
+
+const contents = Effect.gen(function* () {
+  const sql = yield* SqlClient.SqlClient
+  const rejects = yield* sql<{ category: string; payload: string }>`SELECT source, record_key, category, reason, location, payload
+                      FROM etl_rejects WHERE resolved_run IS NULL ORDER BY source, reject_key`
+  return {
+    facts: yield* sql`SELECT transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
+                        cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
+                      FROM sales_fact ORDER BY transaction_id`,
+    openRejects: rejects.map((r) => ({ ...r, payload: payloadOf(r.payload) })),
+    indexes: (yield* sql<{ name: string }>`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sales_fact' ORDER BY name`)
+      .map((r) => r.name)
+  }
+})
+
+/** The warehouse with its sales staging counted, and, when `staged`, without the direct load. */
+const watched = (staged: boolean, stagedBatches: { count: number }) =>
+  Layer.effect(
+    Warehouse,
+    Effect.map(Warehouse, (w) => ({
+      ...w,
+      stageSales: (runId: string, rows: Parameters<typeof w.stageSales>[1]) =>
+        Effect.zipRight(Effect.sync(() => stagedBatches.count++), w.stageSales(runId, rows)),
+      loadFactsDirectly: staged ? () => Effect.succeedNone : w.loadFactsDirectly
+    }))
+  )
+
+const runWith = (settings: Record<string, string>, staged: boolean) =>
+  Effect.gen(function* () {
+    const stagedBatches = { count: 0 }
+    const result = yield* Effect.gen(function* () {
+      const summary = yield* runPipeline(options)
+      return { summary, contents: yield* contents }
+    }).pipe(Effect.provide(Layer.provideMerge(watched(staged, stagedBatches), TestLayer.layer(settings))))
+    return { ...result, stagedBatches: stagedBatches.count }
+  })
+
+describe("a first load straight into the fact table", () => {
+  const fixture = inputs({})
+  const input = fixture.settings.INPUT_DIR!
+  const sales = join(input, "sales_transactions.csv")
+
+  it.live("leaves the warehouse as the staged merge does", () =>
+    Effect.gen(function* () {
+      // The generator's dirty mix (duplicates, bad values, unknown customers and products), and
+      // copies of one key whose last copy is refused, of another whose last copy loads, across batches.
+      yield* generate({ transactions: 3000, outDir: input, seed: 11 }).pipe(Effect.provide(NodeContext.layer))
+      const first = readFileSync(sales, "utf8").split("\n")[1]!.split(",")
+      const [, customer, product] = first
+      const filler = Array.from({ length: 150 }, (_, i) => `T95${String(i).padStart(4, "0")},${customer},${product},1,3.00,0,2024-06-0${1 + (i % 9)},R1,completed`)
+      appendFileSync(sales, [
+        `T940001,${customer},${product},2,10.00,0,2024-05-01,R1,completed`,
+        `T940002,C9999999,${product},2,10.00,0,2024-05-01,R1,completed`,
+        ...filler,
+        `T940001,C9999999,${product},3,10.00,0,2024-05-02,R1,completed`,
+        `T940002,${customer},${product},4,10.00,0,2024-05-02,R1,completed`
+      ].join("\n") + "\n")
+      const settings = { ...fixture.settings, BATCH_SIZE: "97" }
+      const staged = yield* runWith(settings, true)
+      const direct = yield* runWith(settings, false)
+
+      expect(staged.stagedBatches).toBeGreaterThan(30)
+      expect(direct.stagedBatches).toBe(0)
+      expect(direct.summary.status).toBe(staged.summary.status)
+      expect(direct.contents.facts.length).toBeGreaterThan(2500)
+      expect(direct.contents.facts).toEqual(staged.contents.facts)
+      expect(direct.contents.openRejects).toEqual(staged.contents.openRejects)
+      expect(direct.contents.openRejects.map((r) => r.category)).toEqual(expect.arrayContaining(["validation", "referential"]))
+      expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
+      expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940002", quantity: 4 }))
+      expect(direct.contents.indexes).toEqual(staged.contents.indexes)
+      expect(direct.summary.changes).toEqual(staged.summary.changes)
+      expect(direct.summary.quality).toEqual(staged.summary.quality)
+      expect(direct.summary.records).toEqual(staged.summary.records)
+      const timing = { seconds: 0, rows_per_second: 0 }
+      expect({ ...direct.summary.sources.sales, ...timing }).toEqual({ ...staged.summary.sources.sales, ...timing })
+    }))
+
+  it.live("leaves no facts, and the fact table's indexes, when the run is interrupted mid-load", () =>
+    Effect.gen(function* () {
+      yield* generate({ transactions: 2000, outDir: input, seed: 5 }).pipe(Effect.provide(NodeContext.layer))
+      const settings = { ...fixture.settings, BATCH_SIZE: "100" }
+      const file = join(fixture.dir, "interrupted.db")
+      const writing = yield* Deferred.make<void>()
+      let writes = 0
+      // The third batch never finishes writing: the run is stopped there, its indexes dropped.
+      const stalling = Layer.effect(
+        Warehouse,
+        Effect.map(Warehouse, (w) => ({
+          ...w,
+          loadFactsDirectly: ((runId, now, moveMark, load, after) =>
+            w.loadFactsDirectly(runId, now, moveMark, (write) =>
+              load((id, rows) =>
+                ++writes < 3 ? write(id, rows) : Effect.zipRight(Deferred.succeed(writing, undefined), Effect.never)
+              ), after)) as typeof w.loadFactsDirectly
+        }))
+      )
+      const fiber = yield* runPipeline(options).pipe(
+        Effect.provide(Layer.provideMerge(stalling, TestLayer.layer(settings, file))),
+        Effect.fork
+      )
+      yield* Deferred.await(writing)
+      yield* Fiber.interrupt(fiber)
+
+      const after = yield* Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        return {
+          ...(yield* contents),
+          status: (yield* sql<{ status: string }>`SELECT status FROM etl_run_history`).map((r) => r.status)
+        }
+      }).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      expect(after.facts).toEqual([])
+      expect(after.status).toEqual(["interrupted"])
+      expect(after.indexes).toEqual(expect.arrayContaining(["sales_fact_customer_order", "sales_fact_date", "sales_fact_first_time", "sales_fact_product"]))
+
+      // The next run starts over and loads everything.
+      const again = yield* runPipeline(options).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      expect(again.status).toBe("success")
+      expect(again.changes.sales_fact?.inserted).toBeGreaterThan(1500)
+    }))
+})
