@@ -14,6 +14,8 @@ import * as TestLayer from "../../src/layers/Test.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
+import { pushSaleValues, SALE_COLUMNS } from "../../src/services/warehouse/Schema.js"
+import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs } from "../support/Fixtures.js"
 
 const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
@@ -60,6 +62,12 @@ const runWith = (settings: Record<string, string>, staged: boolean) =>
   })
 
 describe("a first load straight into the fact table", () => {
+  it("binds each fact's values in the order of its columns", () => {
+    const params: Array<unknown> = []
+    pushSaleValues(params, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow)
+    expect(params).toEqual([...SALE_COLUMNS])
+  })
+
   const fixture = inputs({})
   const input = fixture.settings.INPUT_DIR!
   const sales = join(input, "sales_transactions.csv")
@@ -137,9 +145,15 @@ describe("a first load straight into the fact table", () => {
       expect(after.status).toEqual(["interrupted"])
       expect(after.indexes).toEqual(expect.arrayContaining(["sales_fact_customer_order", "sales_fact_date", "sales_fact_first_time", "sales_fact_product"]))
 
-      // The next run starts over and loads everything.
-      const again = yield* runPipeline(options).pipe(Effect.provide(TestLayer.layer(settings, file)))
-      expect(again.status).toBe("success")
-      expect(again.changes.sales_fact?.inserted).toBeGreaterThan(1500)
+      // The next run starts over and loads everything, under a rollback journal (Dialect.bulkLoad),
+      // and leaves its connection in WAL again.
+      const again = yield* Effect.gen(function* () {
+        const summary = yield* runPipeline(options)
+        const sql = yield* SqlClient.SqlClient
+        return { summary, journal: yield* sql<{ journal_mode: string }>`PRAGMA journal_mode` }
+      }).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      expect(again.summary.status).toBe("success")
+      expect(again.summary.changes.sales_fact?.inserted).toBeGreaterThan(1500)
+      expect(again.journal).toEqual([{ journal_mode: "wal" }])
     }))
 })

@@ -15,7 +15,7 @@ import {
   partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type StagedSale, type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom } from "./Schema.js"
+import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, pushSaleValues, SALE_COLUMNS, stagingFrom } from "./Schema.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -364,9 +364,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // whole when it is split up to find a refused row (the upsert is idempotent).
         for (const some of slices(known)) {
           const params: Array<unknown> = []
-          for (const item of some) {
-            const row = item as unknown as Readonly<Record<string, unknown>>
-            for (const c of SALE_COLUMNS) params.push(row[c] ?? null)
+          for (const row of some) {
+            pushSaleValues(params, row)
             params.push(runId, now)
           }
           yield* exec(some.length === ROWS_PER_STATEMENT ? fullUpsert : factUpsert(some.length), params).pipe(
@@ -421,7 +420,16 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         yield* Effect.logDebug(`loaded sales_fact directly`).pipe(Effect.annotateLogs({ inserted, referential, resolved }))
         return Option.some<SalesMerge>({ inserted, updated: 0, unchanged: 0, referential, resolved, statusChanges: 0 })
       })
-      return yield* inTransaction(direct)
+      // The dialect's settings for a bulk load change between transactions only: a dry run's load,
+      // inside the run's one transaction, goes without them.
+      const within = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
+      if (within) return yield* inTransaction(direct)
+      yield* Effect.forEach(d.bulkLoad.before, (statement) => exec(statement), { discard: true })
+      return yield* inTransaction(direct).pipe(
+        Effect.ensuring(Effect.forEach(d.bulkLoad.after, (statement) => exec(statement), { discard: true }).pipe(
+          Effect.catchAll((e) => Effect.logWarning(`the warehouse's settings after a first load were not restored: ${causeMessage(e)}`))
+        ))
+      )
     }).pipe(
       Effect.catchAll((e): Effect.Effect<never, E | WarehouseError> =>
         Effect.fail((e as { _tag?: string })._tag === "SqlError" ? warehouseError("load sales_fact")(e as SqlError.SqlError) : e as E))
