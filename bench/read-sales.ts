@@ -4,7 +4,7 @@
  * own: `bash bench/read.sh` runs it at several sizes.
  * Usage: node dist/read-sales.mjs FILE   (bench/read.sh bundles it first)
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Stream } from "effect"
 import { extractSalesCsv } from "../src/programs/Extract.js"
 import { isFiltered, transformSalesCsv } from "../src/programs/Transform.js"

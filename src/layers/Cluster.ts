@@ -6,7 +6,7 @@
  * PostgreSQL. Runners reach each other over TCP at RUNNER_HOST:RUNNER_PORT.
  */
 import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
-import { NodeClusterSocket } from "@effect/platform-node"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { PgClient } from "@effect/sql-pg"
 import { Cause, Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
 import { parseClusterUrl } from "../services/AppConfig.js"

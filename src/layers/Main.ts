@@ -2,7 +2,7 @@
  * The live wiring of one run: configuration, the warehouse picked by
  * DATABASE_URL, metrics, logging, and Node's platform services.
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Layer } from "effect"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"

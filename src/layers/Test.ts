@@ -3,7 +3,7 @@
  * in-memory SQLite warehouse, configuration from a map instead of the
  * environment, fresh metrics, and no log output.
  */
-import { NodeContext } from "@effect/platform-node"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { ConfigProvider, Effect, Layer, Logger } from "effect"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig, appConfig } from "../services/AppConfig.js"

@@ -5,7 +5,8 @@
  * ones before, and ends with `Done`, `Failed` when the file cannot be read, or
  * `Crashed` on a defect.
  */
-import { NodeFileSystem, NodeRuntime } from "@effect/platform-node"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Layer, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"

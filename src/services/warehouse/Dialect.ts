@@ -93,11 +93,11 @@ export const sqlite: Dialect = {
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
     // WAL with synchronous=NORMAL: a commit survives a killed process (not a power cut in
-    // its last instant), and batches stop paying an fsync each. A 64 MiB page cache: at 10M
-    // transactions the merge's lookups into the dimensions stop missing it (345 s against
-    // 385 s with 16 MiB), for about 50 MB more at the peak.
+    // its last instant), and batches stop paying an fsync each. A 32 MiB page cache (and as much
+    // again for an index build's sort): 64 MiB cost 50 MB more at the peak of a 1M first load
+    // for no measurable time; 16 MiB made a 10M merge through staging 40 s slower (385 s against 345 s).
     "PRAGMA synchronous = NORMAL",
-    "PRAGMA cache_size = -65536"
+    "PRAGMA cache_size = -32768"
   ],
   // A first load writes every page new: under a rollback journal they go once into the file
   // (the journal keeps only the few pages that existed), where WAL writes them twice, into the
