@@ -145,15 +145,20 @@ describe("a first load straight into the fact table", () => {
       expect(after.status).toEqual(["interrupted"])
       expect(after.indexes).toEqual(expect.arrayContaining(["sales_fact_customer_order", "sales_fact_date", "sales_fact_first_time", "sales_fact_product"]))
 
-      // The next run starts over and loads everything, under a rollback journal (Dialect.bulkLoad),
-      // and leaves its connection in WAL again.
+      // The next run starts over and loads everything, under a rollback journal and without foreign
+      // keys (Dialect.bulkLoad), and leaves its connection in WAL with foreign keys on again.
       const again = yield* Effect.gen(function* () {
         const summary = yield* runPipeline(options)
         const sql = yield* SqlClient.SqlClient
-        return { summary, journal: yield* sql<{ journal_mode: string }>`PRAGMA journal_mode` }
+        return {
+          summary,
+          journal: yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`,
+          foreignKeys: yield* sql<{ foreign_keys: number }>`PRAGMA foreign_keys`
+        }
       }).pipe(Effect.provide(TestLayer.layer(settings, file)))
       expect(again.summary.status).toBe("success")
       expect(again.summary.changes.sales_fact?.inserted).toBeGreaterThan(1500)
       expect(again.journal).toEqual([{ journal_mode: "wal" }])
+      expect(again.foreignKeys).toEqual([{ foreign_keys: 1 }])
     }))
 })

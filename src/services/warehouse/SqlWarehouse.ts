@@ -179,6 +179,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** A bulk load drops the fact table's secondary indexes and builds them after (one sort each). */
   const dropFactIndexes = Effect.forEach(factIndexes(d), ([name]) => exec(`DROP INDEX ${name}`), { discard: true })
   const buildFactIndexes = step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
+  const CUSTOMER_INDEX = "sales_fact_customer_order"
   const salePayload = `CAST(${d.jsonObject(SALE_COLUMNS.map((c) => [c, `CAST(s.${c} AS ${d.types.text})`] as const))} AS ${d.types.text})`
   const noCustomer = `NOT EXISTS (SELECT 1 FROM customer_dim c WHERE c.customer_id = s.customer_id)`
   const noProduct = `NOT EXISTS (SELECT 1 FROM product_dim p WHERE p.product_id = s.product_id)`
@@ -413,8 +414,12 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const referential = yield* quarantine(runId, runId, ` AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`)
         yield* forRun(d.clearStage("etl_stage_sales"), runId)
         const inserted = yield* count(`SELECT count(*) AS n FROM sales_fact`)
-        yield* buildFactIndexes
+        // The customer index first: marking First-time seeks in it. The others after, the partial
+        // First-time index among them, instead of kept up to date while the statuses are set.
+        const [byCustomer, others] = [factIndexes(d).filter(([n]) => n === CUSTOMER_INDEX), factIndexes(d).filter(([n]) => n !== CUSTOMER_INDEX)]
+        yield* step("build the customer index", Effect.forEach(byCustomer, ([, create]) => exec(create), { discard: true }))
         yield* markFirstTransactions
+        yield* step("build indexes", Effect.forEach(others, ([, create]) => exec(create), { discard: true }))
         const resolved = yield* resolveLoadedRejects(runId)
         if (moveMark) yield* moveMarkTo(now)
         yield* Effect.logDebug(`loaded sales_fact directly`).pipe(Effect.annotateLogs({ inserted, referential, resolved }))
