@@ -210,8 +210,9 @@ const afterBegin = (
         // Inside the dry run's single transaction the branches share one connection: one at a time.
         { concurrency: options.dryRun ? 1 : 2 }
       )
+      // Read-only: a dropped connection is retried like any transient warehouse error.
       const validation = yield* metrics.stage("validate")(
-        warehouse.validate(Money.formatDecimal(config.processing.commissionRate))
+        (yield* CircuitBreaker).resilient("warehouse", "validating the warehouse", warehouse.validate(Money.formatDecimal(config.processing.commissionRate)))
       )
       return { validation, productsMetadata: Option.getOrNull(Option.map(products, (p) => p.metadata)) }
     })

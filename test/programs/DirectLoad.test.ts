@@ -5,6 +5,7 @@
  * leave nothing behind when it does not finish.
  */
 import { NodeContext } from "@effect/platform-node"
+import Database from "better-sqlite3"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Option } from "effect"
@@ -106,6 +107,24 @@ describe("a first load straight into the fact table", () => {
       expect(direct.summary.records).toEqual(staged.summary.records)
       const timing = { seconds: 0, rows_per_second: 0 }
       expect({ ...direct.summary.sources.sales, ...timing }).toEqual({ ...staged.summary.sources.sales, ...timing })
+    }))
+
+  it.live("loads while another connection holds the warehouse open (in WAL, which it then cannot leave)", () =>
+    Effect.gen(function* () {
+      yield* generate({ transactions: 500, outDir: input, seed: 3 }).pipe(Effect.provide(NodeContext.layer))
+      const file = join(fixture.dir, "shared.db")
+      const settings = { ...fixture.settings, BATCH_SIZE: "100" }
+      yield* Effect.flatMap(Warehouse, (w) => w.migrate).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      const reader = new Database(file, { readonly: true })
+      try {
+        reader.prepare("SELECT count(*) FROM sales_fact").get()
+        const summary = yield* runPipeline(options).pipe(Effect.provide(TestLayer.layer(settings, file)))
+        expect(summary.status).toBe("success")
+        expect(summary.changes.sales_fact?.inserted).toBeGreaterThan(400)
+        expect(reader.prepare("SELECT count(*) AS n FROM sales_fact").get()).toEqual({ n: summary.changes.sales_fact?.inserted })
+      } finally {
+        reader.close()
+      }
     }))
 
   it.live("leaves no facts, and the fact table's indexes, when the run is interrupted mid-load", () =>

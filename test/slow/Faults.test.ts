@@ -68,8 +68,9 @@ describe.skipIf(!SLOW)("faults in the middle of a run", () => {
   it("SQLite locked by another process mid-load: exit 1, a critical alert, no partial batch; the next run completes it", async () => {
     const db = join(dir, "locked.db")
     const env = { DATABASE_URL: `sqlite:${db}`, MAX_RETRIES: "1", RETRY_BASE_DELAY_MS: "100" }
-    // Before: the first quarter of the year only.
-    const before = await start(["--from", "2023-01-01", "--to", "2023-03-31"], env).done
+    // Before: the first quarter of the year only, so the full refresh stages and merges (into an
+    // empty fact table it would write the facts directly, in one transaction).
+    const before = await start(["--from", "2024-01-01", "--to", "2024-03-31"], env).done
     expect(before.code, before.stderr).toBe(0)
     const expected = sqliteFacts(db)
 

@@ -431,7 +431,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       // inside the run's one transaction, goes without them.
       const within = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
       if (within) return yield* inTransaction(direct)
-      yield* Effect.forEach(d.bulkLoad.before, (statement) => exec(statement), { discard: true })
+      // Each is only faster: one refused (another connection holds the file open, which a change
+      // out of WAL needs not to) leaves the load in the settings it had.
+      yield* Effect.forEach(d.bulkLoad.before, (statement) =>
+        exec(statement).pipe(Effect.catchAll((e) => Effect.logDebug(`${statement} refused (${causeMessage(e)}): loading without it`))),
+        { discard: true })
       return yield* inTransaction(direct).pipe(
         Effect.ensuring(Effect.forEach(d.bulkLoad.after, (statement) => exec(statement), { discard: true }).pipe(
           Effect.catchAll((e) => Effect.logWarning(`the warehouse's settings after a first load were not restored: ${causeMessage(e)}`))
