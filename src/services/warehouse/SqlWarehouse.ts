@@ -181,7 +181,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** A bulk load drops the fact table's secondary indexes and builds them after (one sort each). */
   const dropFactIndexes = Effect.forEach(factIndexes(d), ([name]) => exec(`DROP INDEX ${name}`), { discard: true })
   const buildFactIndexes = step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
-  const CUSTOMER_INDEX = "sales_fact_customer_order"
+  // A first load builds the customer index on its own first: marking First-time seeks in it.
+  const customerIndex = factIndexes(d).filter(([name]) => name === "sales_fact_customer_order")
+  const otherIndexes = factIndexes(d).filter(([name]) => name !== "sales_fact_customer_order")
   const salePayload = `CAST(${d.jsonObject(SALE_COLUMNS.map((c) => [c, `CAST(s.${c} AS ${d.types.text})`] as const))} AS ${d.types.text})`
   const noCustomer = `NOT EXISTS (SELECT 1 FROM customer_dim c WHERE c.customer_id = s.customer_id)`
   const noProduct = `NOT EXISTS (SELECT 1 FROM product_dim p WHERE p.product_id = s.product_id)`
@@ -345,8 +347,28 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
      VALUES ${Array.from({ length: rows }, () => `(${SALE_COLUMNS.map(() => "?").join(",")},'Repeat',?,${ts})`).join(",")}
      ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`
-  const fullUpsert = factUpsert(ROWS_PER_STATEMENT)
-  const stageSales = stagingFrom(stage).stageSales
+  /**
+   * A batch's known rows as statement sizes: full statements, then the rest in powers of two. A
+   * batch's remainder differs with every batch (the rows set aside vary); one text per size would
+   * make SQLite compile a new 15-column upsert for almost every batch (about 1.8 ms each) and keep
+   * them all in the statement cache. These are ten texts, each compiled once.
+   */
+  const upsertSizes = (n: number): ReadonlyArray<number> => {
+    const sizes: Array<number> = []
+    for (; n >= ROWS_PER_STATEMENT; n -= ROWS_PER_STATEMENT) sizes.push(ROWS_PER_STATEMENT)
+    for (let p = 256; p >= 1; p /= 2) if (n >= p) {
+      sizes.push(p)
+      n -= p
+    }
+    return sizes
+  }
+  const upsertTexts = new Map<number, string>()
+  const upsertText = (rows: number) => {
+    let text = upsertTexts.get(rows)
+    if (text === undefined) upsertTexts.set(rows, text = factUpsert(rows))
+    return text
+  }
+  const staging = stagingFrom(stage)
   const slices = <A>(rows: ReadonlyArray<A>) =>
     Array.from({ length: Math.ceil(rows.length / ROWS_PER_STATEMENT) }, (_, i) => rows.slice(i * ROWS_PER_STATEMENT, (i + 1) * ROWS_PER_STATEMENT))
 
@@ -365,15 +387,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // No savepoint around the batch: SQLite would copy every page it touches into a
         // sub-journal (5.8 s instead of 3.x at 1M), and a batch half written is written again
         // whole when it is split up to find a refused row (the upsert is idempotent).
-        for (const some of slices(known)) {
+        let at = 0
+        for (const size of upsertSizes(known.length)) {
           const params: Array<unknown> = []
-          for (const row of some) {
+          for (const row of known.slice(at, at += size)) {
             pushSaleValues(params, row)
             params.push(runId, now)
           }
-          yield* exec(some.length === ROWS_PER_STATEMENT ? fullUpsert : factUpsert(some.length), params).pipe(
-            Effect.mapError(warehouseError("load sales_fact"))
-          )
+          yield* exec(upsertText(size), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
         for (const some of slices(orphans)) {
@@ -381,7 +402,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
             Effect.mapError(warehouseError("load sales_fact"))
           )
         }
-        yield* stageSales(runId, orphans)
+        yield* staging.stageSales(runId, orphans)
       })
 
   const noFacts = count(`SELECT count(*) AS n FROM (SELECT ${d.top(1)}transaction_id FROM sales_fact${d.limit(1)}) f`).pipe(
@@ -418,10 +439,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const inserted = yield* count(`SELECT count(*) AS n FROM sales_fact`)
         // The customer index first: marking First-time seeks in it. The others after, the partial
         // First-time index among them, instead of kept up to date while the statuses are set.
-        const [byCustomer, others] = [factIndexes(d).filter(([n]) => n === CUSTOMER_INDEX), factIndexes(d).filter(([n]) => n !== CUSTOMER_INDEX)]
-        yield* step("build the customer index", Effect.forEach(byCustomer, ([, create]) => exec(create), { discard: true }))
+        yield* step("build the customer index", Effect.forEach(customerIndex, ([, create]) => exec(create), { discard: true }))
         yield* markFirstTransactions
-        yield* step("build indexes", Effect.forEach(others, ([, create]) => exec(create), { discard: true }))
+        yield* step("build indexes", Effect.forEach(otherIndexes, ([, create]) => exec(create), { discard: true }))
         const resolved = yield* resolveLoadedRejects(runId)
         if (moveMark) yield* moveMarkTo(now)
         yield* Effect.logDebug(`loaded sales_fact directly`).pipe(Effect.annotateLogs({ inserted, referential, resolved }))
@@ -700,7 +720,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         [o.finishedAt, o.status, o.recordsRead, o.recordsLoaded, o.recordsRejected, o.recordsFiltered, o.errorRate,
           o.durationSeconds, o.summaryJson, o.runId]
       ).pipe(Effect.asVoid, Effect.mapError(warehouseError("finish run"))),
-    ...stagingFrom(stage),
+    ...staging,
     recordRejects,
     ...dimensionMergesFrom(mergeDimension),
     mergeSales,
