@@ -16,6 +16,7 @@ import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import { pushSaleValues, SALE_COLUMNS } from "../../src/services/warehouse/Schema.js"
+import { statementSlices } from "../../src/services/warehouse/SqlWarehouse.js"
 import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs } from "../support/Fixtures.js"
 
@@ -67,6 +68,17 @@ describe("a first load straight into the fact table", () => {
     const params: Array<unknown> = []
     pushSaleValues(params, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow)
     expect(params).toEqual([...SALE_COLUMNS])
+  })
+
+  it("writes any number of rows, in order, in statements of ten sizes at most", () => {
+    const sizes = new Set<number>()
+    for (const n of [0, 1, 7, 255, 256, 499, 500, 501, 1234, 4999, 5000]) {
+      const rows = Array.from({ length: n }, (_, i) => i)
+      const slices = statementSlices(rows)
+      expect(slices.flat()).toEqual(rows)
+      for (const slice of slices) sizes.add(slice.length)
+    }
+    expect([...sizes].sort((a, b) => a - b)).toEqual([1, 2, 4, 8, 16, 32, 64, 128, 256, 500])
   })
 
   const fixture = inputs({})

@@ -36,6 +36,36 @@ const placeholders = (columns: number, rows: number): string => {
   return Array.from({ length: rows }, () => row).join(",")
 }
 
+/**
+ * `rows` cut into statements of fixed sizes: full ones of ROWS_PER_STATEMENT, then the rest in
+ * powers of two. What is left of a batch differs from batch to batch (the rejects, the rows set
+ * aside); one statement text per remainder made SQLite compile a new statement for almost every
+ * batch (1-2 ms each) and keep each one in the client's statement cache (a 100-row insert of 15
+ * columns holds about 140 KB there): at 1M transactions about 150 texts, now 40. Ten sizes at most.
+ */
+export const statementSlices = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  let at = 0
+  for (; rows.length - at >= ROWS_PER_STATEMENT; at += ROWS_PER_STATEMENT) out.push(rows.slice(at, at + ROWS_PER_STATEMENT))
+  for (let p = 256; p >= 1; p /= 2) {
+    if (rows.length - at >= p) {
+      out.push(rows.slice(at, at + p))
+      at += p
+    }
+  }
+  return out
+}
+
+/** A statement text per row count, made once. */
+const textsBySize = (text: (rows: number) => string) => {
+  const texts = new Map<number, string>()
+  return (rows: number): string => {
+    let t = texts.get(rows)
+    if (t === undefined) texts.set(rows, t = text(rows))
+    return t
+  }
+}
+
 /** A run lock with no heartbeat for this long belongs to a run that is gone. */
 const LOCK_STALE_MS = 30 * 60 * 1000
 
@@ -102,11 +132,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
   const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
     const all = ["run_id", ...columns]
-    const statement = (rows: number) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`
+    const statement = textsBySize((rows) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`)
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
-        for (let start = 0; start < rows.length; start += ROWS_PER_STATEMENT) {
-          const slice = rows.slice(start, start + ROWS_PER_STATEMENT)
+        for (const slice of statementSlices(rows)) {
           const params: Array<unknown> = []
           for (const item of slice) {
             const row = item as Readonly<Record<string, unknown>>
@@ -347,30 +376,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
      VALUES ${Array.from({ length: rows }, () => `(${SALE_COLUMNS.map(() => "?").join(",")},'Repeat',?,${ts})`).join(",")}
      ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`
-  /**
-   * A batch's known rows as statement sizes: full statements, then the rest in powers of two. A
-   * batch's remainder differs with every batch (the rows set aside vary); one text per size would
-   * make SQLite compile a new 15-column upsert for almost every batch (about 1.8 ms each) and keep
-   * them all in the statement cache. These are ten texts, each compiled once.
-   */
-  const upsertSizes = (n: number): ReadonlyArray<number> => {
-    const sizes: Array<number> = []
-    for (; n >= ROWS_PER_STATEMENT; n -= ROWS_PER_STATEMENT) sizes.push(ROWS_PER_STATEMENT)
-    for (let p = 256; p >= 1; p /= 2) if (n >= p) {
-      sizes.push(p)
-      n -= p
-    }
-    return sizes
-  }
-  const upsertTexts = new Map<number, string>()
-  const upsertText = (rows: number) => {
-    let text = upsertTexts.get(rows)
-    if (text === undefined) upsertTexts.set(rows, text = factUpsert(rows))
-    return text
-  }
+  const upsertText = textsBySize(factUpsert)
+  const deleteText = textsBySize((rows) => `DELETE FROM sales_fact WHERE transaction_id IN (${Array.from({ length: rows }, () => "?").join(",")})`)
   const staging = stagingFrom(stage)
-  const slices = <A>(rows: ReadonlyArray<A>) =>
-    Array.from({ length: Math.ceil(rows.length / ROWS_PER_STATEMENT) }, (_, i) => rows.slice(i * ROWS_PER_STATEMENT, (i + 1) * ROWS_PER_STATEMENT))
 
   /**
    * A direct load's write: rows whose customer and product are in `customers` and `products`
@@ -387,20 +395,17 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // No savepoint around the batch: SQLite would copy every page it touches into a
         // sub-journal (5.8 s instead of 3.x at 1M), and a batch half written is written again
         // whole when it is split up to find a refused row (the upsert is idempotent).
-        let at = 0
-        for (const size of upsertSizes(known.length)) {
+        for (const slice of statementSlices(known)) {
           const params: Array<unknown> = []
-          for (const row of known.slice(at, at += size)) {
+          for (const row of slice) {
             pushSaleValues(params, row)
             params.push(runId, now)
           }
-          yield* exec(upsertText(size), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
+          yield* exec(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
-        for (const some of slices(orphans)) {
-          yield* exec(`DELETE FROM sales_fact WHERE transaction_id IN (${some.map(() => "?").join(",")})`, some.map((r) => r.transaction_id)).pipe(
-            Effect.mapError(warehouseError("load sales_fact"))
-          )
+        for (const slice of statementSlices(orphans)) {
+          yield* exec(deleteText(slice.length), slice.map((r) => r.transaction_id)).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         yield* staging.stageSales(runId, orphans)
       })
@@ -479,27 +484,24 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       [now]
     )
 
+  const rejectUpsert = textsBySize((rows) =>
+    `INSERT INTO etl_rejects (source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run)
+     VALUES ${placeholders(10, rows)}
+     ON CONFLICT (source, reject_key) DO UPDATE SET
+       category = excluded.category, reason = excluded.reason, location = excluded.location,
+       payload = excluded.payload, record_key = excluded.record_key, resolved_run = NULL, retry_requested = 0,
+       attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`)
   const recordRejects = (runId: string, rejects: ReadonlyArray<Reject>) =>
     Effect.gen(function* () {
-      const columns = "source, record_key, reject_key, category, reason, location, payload, attempts, first_seen_run, last_seen_run"
-      for (let start = 0; start < rejects.length; start += ROWS_PER_STATEMENT) {
-        // One statement may not hold the same key twice (a duplicated bad row): keep the last.
-        const byKey = new Map<string, ReadonlyArray<unknown>>()
-        for (const r of rejects.slice(start, start + ROWS_PER_STATEMENT)) {
-          const payload = JSON.stringify(r.payload)
-          const key = rejectKey(r, payload)
-          byKey.delete(key)
-          byKey.set(key, [r.source, r.record_key, key, r.category, r.reason, r.location, payload, 1, runId, runId])
-        }
-        yield* exec(
-          `INSERT INTO etl_rejects (${columns}) VALUES ${placeholders(10, byKey.size)}
-           ON CONFLICT (source, reject_key) DO UPDATE SET
-             category = excluded.category, reason = excluded.reason, location = excluded.location,
-             payload = excluded.payload, record_key = excluded.record_key, resolved_run = NULL, retry_requested = 0,
-             attempts = ${nextAttempt}, last_seen_run = excluded.last_seen_run`,
-          [...byKey.values()].flat()
-        )
+      // One statement may not hold the same key twice (a duplicated bad row): the last is kept.
+      const byKey = new Map<string, ReadonlyArray<unknown>>()
+      for (const r of rejects) {
+        const payload = JSON.stringify(r.payload)
+        const key = rejectKey(r, payload)
+        byKey.delete(key)
+        byKey.set(key, [r.source, r.record_key, key, r.category, r.reason, r.location, payload, 1, runId, runId])
       }
+      for (const slice of statementSlices([...byKey.values()])) yield* exec(rejectUpsert(slice.length), slice.flat())
     }).pipe(inTransaction, Effect.mapError(warehouseError("record rejects")))
 
   const toOpenReject = (r: Record<string, unknown>): OpenReject => ({
