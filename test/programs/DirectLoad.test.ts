@@ -177,19 +177,22 @@ describe("a first load straight into the fact table", () => {
       expect(after.indexes).toEqual(expect.arrayContaining(["sales_fact_customer_order", "sales_fact_date", "sales_fact_first_time", "sales_fact_product"]))
 
       // The next run starts over and loads everything, under a rollback journal and without foreign
-      // keys (Dialect.bulkLoad), and leaves its connection in WAL with foreign keys on again.
+      // keys, in a smaller page cache (Dialect.bulkLoad), and leaves its connection in WAL with foreign
+      // keys on and its own page cache again.
       const again = yield* Effect.gen(function* () {
         const summary = yield* runPipeline(options)
         const sql = yield* SqlClient.SqlClient
         return {
           summary,
           journal: yield* sql<{ journal_mode: string }>`PRAGMA journal_mode`,
-          foreignKeys: yield* sql<{ foreign_keys: number }>`PRAGMA foreign_keys`
+          foreignKeys: yield* sql<{ foreign_keys: number }>`PRAGMA foreign_keys`,
+          cache: yield* sql<{ cache_size: number }>`PRAGMA cache_size`
         }
       }).pipe(Effect.provide(TestLayer.layer(settings, file)))
       expect(again.summary.status).toBe("success")
       expect(again.summary.changes.sales_fact?.inserted).toBeGreaterThan(1500)
       expect(again.journal).toEqual([{ journal_mode: "wal" }])
       expect(again.foreignKeys).toEqual([{ foreign_keys: 1 }])
+      expect(again.cache).toEqual([{ cache_size: -32768 }])
     }))
 })
