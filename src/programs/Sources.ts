@@ -130,6 +130,9 @@ export interface SalesScope {
 
 const saleKey = (row: StagedSale) => row.transaction_id
 
+/** The scope of an unpartitioned run: all its sales, staged under its own id, retries included. */
+const wholeRun = (run: RunContext): SalesScope => ({ stageId: run.runId, retry: true, window: run.window })
+
 /**
  * The sales of `scope` as batches, read and put through the rules: dead-letter
  * retries first (so a newer copy of the same transaction in the input wins),
@@ -188,7 +191,7 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
   }))
 
 /** Reads, transforms and stages sales for `scope` (the whole run by default, or one partition). */
-export const stageSales = (run: RunContext, scope: SalesScope = { stageId: run.runId, retry: true, window: run.window }) =>
+export const stageSales = (run: RunContext, scope: SalesScope = wholeRun(run)) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     yield* salesBatches(run, scope).pipe(loadBatches(run.runId, { source: "sales", key: saleKey, stage: warehouse.stageSales }, scope.stageId))
@@ -216,7 +219,7 @@ export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> 
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
     const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write) =>
-      salesBatches(run, { stageId: run.runId, retry: true, window: run.window }).pipe(
+      salesBatches(run, wholeRun(run)).pipe(
         loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
       ), customersLoaded)
     if (Option.isSome(direct)) {
