@@ -55,11 +55,9 @@ export interface Dialect {
   readonly affected: (raw: unknown) => number
   /** A statement run once per connection (pragmas), if any. */
   readonly setup: ReadonlyArray<string>
-  /** Run before and after a direct first load's transaction (outside it), if anything. */
+  /** Run before and after a first load's transaction (outside it; direct or merged into an empty fact table), if anything. */
   readonly bulkLoad: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
 }
-
-const SQLITE_CACHE = "PRAGMA cache_size = -32768"
 
 export const sqlite: Dialect = {
   kind: "sqlite",
@@ -95,25 +93,28 @@ export const sqlite: Dialect = {
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
     // WAL with synchronous=NORMAL: a commit survives a killed process (not a power cut in
-    // its last instant), and batches stop paying an fsync each. A 32 MiB page cache (and as much
-    // again for an index build's sort): 64 MiB cost 50 MB more at the peak of a 1M first load
-    // for no measurable time; 16 MiB made a 10M merge through staging 40 s slower (385 s against 345 s).
+    // its last instant), and batches stop paying an fsync each.
     "PRAGMA synchronous = NORMAL",
-    SQLITE_CACHE
+    // An 8 MiB page cache, and as much again for a sort (SQLite sorts in memory up to the cache's
+    // size, beside the cache): staging appends, a merge reads and writes in key order, and the
+    // index builds sort, so few pages are wanted twice. Against 32 MiB (session 7): 10M staged and
+    // merged 219.7 s against 225.0 s, peak 202 MB against 280 (the superseded pass and the index
+    // builds each sorted in 32 MiB beside a full 32 MiB cache); 1M first load 13.4-14.1 s either
+    // way, 159-163 MB against 183-189. (In session 2, before staging appended, 16 MiB had made
+    // the 10M merge 40 s slower.)
+    "PRAGMA cache_size = -8192"
   ],
   // A first load writes every page new: under a rollback journal they go once into the file
   // (the journal keeps only the few pages that existed), where WAL writes them twice, into the
   // log and again at the checkpoint, and leaves a log the size of the load behind. FULL: with a
   // rollback journal, NORMAL could corrupt the file if the power failed in a commit's last instant.
-  // Foreign keys off: the load checks every fact against the dimension keys it read in its own
-  // transaction; SQLite would look each one up again in customer_dim and product_dim (at 10M,
-  // half a million customers, that missed the page cache for most of the load).
-  // An 8 MiB page cache: the load appends in key order and touches few pages twice; its index
-  // builds sort in as much memory again. Against 32 MiB, interleaved: 1M 29.6-31.8 s either way,
-  // peak 209 MB against 248-255; 3M 89-105 s against 98-119, peak 217-237 MB against 259-275.
+  // Foreign keys off: a direct load checks every fact against the dimension keys it read in its
+  // own transaction, a merge's quarantine sets aside every fact whose dimension rows are missing
+  // before it inserts; SQLite would look each one up again in customer_dim and product_dim (at
+  // 10M, half a million customers, that missed the page cache for most of the load).
   bulkLoad: {
-    before: ["PRAGMA journal_mode = DELETE", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = OFF", "PRAGMA cache_size = -8192"],
-    after: ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_mode = WAL", SQLITE_CACHE]
+    before: ["PRAGMA journal_mode = DELETE", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = OFF"],
+    after: ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_mode = WAL"]
   }
 }
 
