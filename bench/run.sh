@@ -33,6 +33,6 @@ for n in "${sizes[@]}"; do
   measure "sqlite3 .import (raw)" "$n" sqlite3 "$dir/import.db" ".import --csv --skip 1 $dir/sales_transactions.csv sales"
   measure "hand-written Node loader" "$n" node bench/hand-loader.mjs "$dir/sales_transactions.csv" "$dir/hand.db"
   measure "etl run --full-refresh" "$n" env INPUT_DIR="$dir" DATABASE_URL="sqlite:$dir/etl.db" OUTPUT_DIR="$dir/out" \
-    LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" node --max-old-space-size=128 --max-semi-space-size=16 bin/etl.js run --full-refresh
+    LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 bin/etl.js run --full-refresh
 done
 cat "$report"
