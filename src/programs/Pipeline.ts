@@ -129,12 +129,18 @@ export const runPipeline = (options: RunOptions) =>
           const snapshot = yield* metrics.snapshot
           const finishedAt = DateTime.formatIso(DateTime.unsafeMake(yield* Clock.currentTimeMillis))
           const read = Object.values(snapshot.sources).reduce((n, c) => n + c.read, 0)
-          yield* Effect.logWarning(`run ${runId} interrupted: the open batch rolled back; the next run starts over cleanly`)
+          // A merge is one transaction, and SQLite's run synchronously: a signal during one is
+          // handled once it has committed. What was merged before the interruption stays.
+          const kept = Object.entries(snapshot.changes).filter(([, c]) => c.inserted + c.updated > 0)
+          const keptText = kept.length === 0 ? "" : `; merged before it and kept: ${
+            kept.map(([table, c]) => `${table} (${c.inserted.toLocaleString("en-US")} inserted, ${c.updated.toLocaleString("en-US")} updated)`).join(", ")}`
+          yield* Effect.logWarning(`run ${runId} interrupted: the open batch rolled back${keptText}; the next run starts over cleanly`)
           yield* warehouse.clearStaging(runId).pipe(Effect.ignore)
           yield* emitLineage(runEvent(config, lineageRunId, runId, "ABORT", finishedAt))
           yield* warehouse.finishRun({
             runId, finishedAt, status: "interrupted", recordsRead: read, recordsLoaded: 0, recordsRejected: 0,
-            recordsFiltered: 0, errorRate: 0, durationSeconds: 0, summaryJson: JSON.stringify({ run_id: runId, status: "interrupted" })
+            recordsFiltered: 0, errorRate: 0, durationSeconds: 0,
+            summaryJson: JSON.stringify({ run_id: runId, status: "interrupted", changes: Object.fromEntries(kept) })
           }).pipe(Effect.ignore)
         })),
       Effect.ensuring(options.dryRun ? Effect.void : warehouse.releaseLock(runId).pipe(Effect.ignore)),

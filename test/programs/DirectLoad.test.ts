@@ -169,11 +169,16 @@ describe("a first load straight into the fact table", () => {
         const sql = yield* SqlClient.SqlClient
         return {
           ...(yield* contents),
-          status: (yield* sql<{ status: string }>`SELECT status FROM etl_run_history`).map((r) => r.status)
+          status: (yield* sql<{ status: string }>`SELECT status FROM etl_run_history`).map((r) => r.status),
+          summary: (yield* sql<{ summary: string }>`SELECT summary FROM etl_run_history`).map((r) => JSON.parse(r.summary))
         }
       }).pipe(Effect.provide(TestLayer.layer(settings, file)))
       expect(after.facts).toEqual([])
       expect(after.status).toEqual(["interrupted"])
+      // The dimensions merged before the interruption stay, and the run's record says so.
+      const [summary] = after.summary
+      expect(Object.keys(summary.changes).sort()).toEqual(["customer_dim", "product_dim"])
+      expect(summary.changes.customer_dim.inserted).toBeGreaterThan(0)
       expect(after.indexes).toEqual(expect.arrayContaining(["sales_fact_customer_order", "sales_fact_date", "sales_fact_first_time", "sales_fact_product"]))
 
       // The next run starts over and loads everything, under a rollback journal and without foreign
