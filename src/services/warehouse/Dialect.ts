@@ -97,10 +97,10 @@ export const sqlite: Dialect = {
     "PRAGMA synchronous = NORMAL",
     // An 8 MiB page cache, and as much again for a sort (SQLite sorts in memory up to the cache's
     // size, beside the cache): staging appends, a merge reads and writes in key order, and the
-    // index builds sort, so few pages are wanted twice. Against 32 MiB (session 7): 10M staged and
+    // index builds sort, so few pages are wanted twice. Against 32 MiB (2026-11-26): 10M staged and
     // merged 219.7 s against 225.0 s, peak 202 MB against 280 (the superseded pass and the index
     // builds each sorted in 32 MiB beside a full 32 MiB cache); 1M first load 13.4-14.1 s either
-    // way, 159-163 MB against 183-189. (In session 2, before staging appended, 16 MiB had made
+    // way, 159-163 MB against 183-189. (Before staging appended, 16 MiB had made
     // the 10M merge 40 s slower.)
     "PRAGMA cache_size = -8192"
   ],
