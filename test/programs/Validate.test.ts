@@ -35,6 +35,13 @@ for (const backend of backends) describe.skipIf(backend.skip !== undefined)(`val
         const findings = yield* warehouse.validate("0.03")
         // That check, and no other: each counts its own defect.
         expect(findings.filter((f) => !f.passed).map((f) => f.check)).toEqual([check])
+        // An orphan check counts the facts left without their dimension row, not the keys.
+        if (sqlitePrelude !== "") {
+          const key = check.includes("customer") ? ["customer_id", "C020"] : ["product_id", "P003"]
+          const n = (yield* sql.unsafe<{ n: number }>(`SELECT count(*) AS n FROM sales_fact WHERE ${key[0]} = '${key[1]}'`))[0]!.n
+          expect(n).toBeGreaterThan(1)
+          expect(findings.find((f) => f.check === check)?.detail).toBe(`${n} row(s) fail`)
+        }
         if (sqlitePrelude !== "") yield* sql.unsafe("PRAGMA foreign_keys = ON")
         // Repair what the next case needs: a clean reload.
         yield* sql.unsafe("DELETE FROM sales_fact")
