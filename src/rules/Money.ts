@@ -119,6 +119,83 @@ const formatScaled = (units: bigint, scale: number): string => {
   return (negative ? "-" : "") + int + frac
 }
 
+// ---- cents in JS numbers ------------------------------------------------------
+// The hot path of a sale: every value in whole cents as a JS number, exact while
+// each value and product stays below 2^52 (checked at every step; the caller
+// takes the BigInt path when a check fails). At 1M sales it allocates about a
+// quarter less than the BigInt path and takes about half its time (README).
+
+/** Beyond this, a product of two cents values may not be exact: take the BigInt path. */
+const EXACT = 2 ** 52
+
+/** `true` when `n` is an integer of magnitude below 2^52: sums and products checked against it stay exact. */
+export const exact = (n: number): boolean => Number.isInteger(n) && n < EXACT && n > -EXACT
+
+/**
+ * Plain `digits[.d[d]]` (no sign, no exponent, at most two decimals, at most 15
+ * digits) as whole cents: `"19.9"` → 1990. `-1` for any other shape.
+ */
+export const plainCents = (text: string): number => {
+  const length = text.length
+  if (length === 0 || length > 16) return -1
+  let units = 0
+  let dot = -1
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i)
+    if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
+    else if (c === 46 && dot < 0) dot = i
+    else return -1
+  }
+  const decimals = dot < 0 ? 0 : length - dot - 1
+  if (decimals > 2 || (dot >= 0 && length === 1) || (dot < 0 && length === 16)) return -1
+  return decimals === 2 ? units : decimals === 1 ? units * 10 : units * 100
+}
+
+/** A plain whole number of at most 15 digits (`"12"`), or `-1`. */
+export const plainInteger = (text: string): number => {
+  const length = text.length
+  if (length === 0 || length > 15) return -1
+  let n = 0
+  for (let i = 0; i < length; i++) {
+    const c = text.charCodeAt(i)
+    if (c < 48 || c > 57) return -1
+    n = n * 10 + (c - 48)
+  }
+  return n
+}
+
+/**
+ * divRound for exact integers (`exact`): `%` on JS numbers is exact, and so is
+ * the division of `n − r`, a multiple of `d`.
+ */
+export const divRoundNumber = (n: number, d: number): number => {
+  const r = n % d
+  const q = (n - r) / d
+  return 2 * Math.abs(r) >= Math.abs(d) ? q + ((n < 0) !== (d < 0) ? -1 : 1) : q
+}
+
+/** Cents → `"54.97"`, `"-0.05"`, `"0.00"`, as formatCents. */
+export const centsText = (cents: number): string => {
+  const abs = Math.abs(cents)
+  const frac = abs % 100
+  return (cents < 0 ? "-" : "") + (abs - frac) / 100 + (frac < 10 ? ".0" : ".") + frac
+}
+
+/** Cents (≥ 0) → the shortest exact text, as normalize then formatDecimal: 1990 → `"19.9"`, 500 → `"5"`. */
+export const shortCentsText = (cents: number): string => {
+  const frac = cents % 100
+  const whole = (cents - frac) / 100
+  if (frac === 0) return String(whole)
+  return whole + (frac % 10 === 0 ? "." + frac / 10 : (frac < 10 ? ".0" : ".") + frac)
+}
+
+/** A decimal as whole cents when it has at most two decimals and is exact as a number; `undefined` otherwise. */
+export const toCents = (d: Decimal): number | undefined => {
+  if (d.scale > 2) return undefined
+  const cents = Number(d.units) * (d.scale === 2 ? 1 : d.scale === 1 ? 10 : 100)
+  return exact(cents) ? cents : undefined
+}
+
 /** Normalizes a decimal to its shortest exact text (`"19.990"` → `"19.99"`, `"5.00"` → `"5"`). */
 export const normalize = (d: Decimal): Decimal => {
   let { scale, units } = d

@@ -87,7 +87,12 @@ export interface SalePricing {
 }
 
 /** One completed transaction to its fact row, a refusal, or `filtered` when outside the window. */
-export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => {
+export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => sale(raw, pricing, true)
+
+/** processSale without the cents fast path (a test holds the fast path to it). */
+export const exactSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => sale(raw, pricing, false)
+
+const sale = (raw: RawSale, pricing: SalePricing, fast: boolean): SaleRow | Refusal | Filtered => {
   const transactionId = trimmed(raw.transaction_id)
   if (transactionId === undefined) return refuse("missing_key", "transaction_id is empty")
   const day = parseTransactionDate(raw.transaction_date)
@@ -99,6 +104,67 @@ export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refus
   if (customerId === undefined) return refuse("validation", "customer_id is empty")
   const productId = trimmed(raw.product_id)
   if (productId === undefined) return refuse("validation", "product_id is empty")
+  const row: Priced = {
+    transaction_id: transactionId,
+    customer_id: customerId,
+    product_id: productId,
+    quantity: 0,
+    unit_price: "",
+    discount_amount: "",
+    total_amount: "",
+    cost_amount: null,
+    profit_margin: null,
+    commission: "",
+    value_tier: "Low Value",
+    transaction_date: day,
+    sales_rep_id: trimmed(raw.sales_rep_id) ?? null
+  }
+  const cost = pricing.costOf(productId)
+  if (fast && priceInCents(raw, cost, pricing.commissionRate, row)) return row
+  const refused = priceExactly(raw, cost, pricing.commissionRate, row)
+  return refused ?? row
+}
+
+type Priced = { -readonly [K in keyof SaleRow]: SaleRow[K] }
+
+/**
+ * The sale's money in whole cents as JS numbers, when its quantity, price and
+ * discount are plain (`"3"`, `"19.99"`) with at most two decimals and every
+ * value stays exact (Money.exact). Fills `row` and answers `true`; `false`
+ * leaves everything, refusals included, to priceExactly.
+ */
+const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate: Money.Decimal, row: Priced): boolean => {
+  const quantity = Money.plainInteger(raw.quantity)
+  const price = Money.plainCents(raw.unit_price)
+  const discount = raw.discount_amount === "" ? 0 : Money.plainCents(raw.discount_amount)
+  if (quantity < 1 || price < 0 || discount < 0) return false
+  const gross = quantity * price
+  if (!Money.exact(gross) || discount > gross) return false
+  const total = gross - discount
+  let costAmount: number | null = null
+  if (cost !== null && cost !== undefined) {
+    const unitCost = Money.toCents(cost)
+    if (unitCost === undefined) return false
+    costAmount = quantity * unitCost
+    if (!Money.exact(costAmount)) return false
+  }
+  const marginScaled = costAmount === null ? 0 : (total - costAmount) * 10_000
+  const rateUnits = Number(rate.units)
+  const commissionScaled = total * rateUnits
+  if (!Money.exact(marginScaled) || !Money.exact(commissionScaled) || rate.scale > 15) return false
+  row.quantity = quantity
+  row.unit_price = Money.shortCentsText(price)
+  row.discount_amount = Money.shortCentsText(discount)
+  row.total_amount = Money.centsText(total)
+  row.cost_amount = costAmount === null ? null : Money.centsText(costAmount)
+  row.profit_margin = costAmount === null || total === 0 ? null : Money.centsText(Money.divRoundNumber(marginScaled, total))
+  row.commission = Money.centsText(Money.divRoundNumber(commissionScaled, 10 ** rate.scale))
+  row.value_tier = total >= 50_000 ? "High Value" : total >= 10_000 ? "Medium Value" : "Low Value"
+  return true
+}
+
+/** The sale's money in exact decimals (BigInt) whatever its size: fills `row`, or answers why it is refused. */
+const priceExactly = (raw: RawSale, cost: Money.Decimal | null | undefined, rate: Money.Decimal, row: Priced): Refusal | undefined => {
   const quantity = wholeNumber(raw.quantity)
   if (quantity === undefined || quantity < 1n || quantity > BigInt(Number.MAX_SAFE_INTEGER)) {
     return refuse("validation", `quantity must be an integer ≥ 1, got '${raw.quantity}'`)
@@ -119,22 +185,15 @@ export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refus
     )
   }
   const total = totalCents(quantity, unitPrice, discount)
-  const cost = pricing.costOf(productId)
   const costAmount = cost === null || cost === undefined ? null : costCents(quantity, cost)
   const margin = costAmount === null ? null : profitMarginHundredths(total, costAmount)
-  return {
-    transaction_id: transactionId,
-    customer_id: customerId,
-    product_id: productId,
-    quantity: Number(quantity),
-    unit_price: Money.formatDecimal(Money.normalize(unitPrice)),
-    discount_amount: Money.formatDecimal(Money.normalize(discount)),
-    total_amount: Money.formatCents(total),
-    cost_amount: costAmount === null ? null : Money.formatCents(costAmount),
-    profit_margin: margin === null ? null : Money.formatCents(margin),
-    commission: Money.formatCents(commissionCents(total, pricing.commissionRate)),
-    value_tier: valueTier(total),
-    transaction_date: day,
-    sales_rep_id: trimmed(raw.sales_rep_id) ?? null
-  }
+  row.quantity = Number(quantity)
+  row.unit_price = Money.formatDecimal(Money.normalize(unitPrice))
+  row.discount_amount = Money.formatDecimal(Money.normalize(discount))
+  row.total_amount = Money.formatCents(total)
+  row.cost_amount = costAmount === null ? null : Money.formatCents(costAmount)
+  row.profit_margin = margin === null ? null : Money.formatCents(margin)
+  row.commission = Money.formatCents(commissionCents(total, rate))
+  row.value_tier = valueTier(total)
+  return undefined
 }

@@ -1,12 +1,15 @@
 /**
  * The hot path reads the common shapes of dates and numbers by character
- * codes; these properties hold it to the general path on the shapes it takes
- * and on near misses (other separators, signs, spaces, out-of-range parts).
+ * codes, and prices a sale in JS numbers while they are exact; these
+ * properties hold it to the general path on the shapes it takes and on near
+ * misses (other separators, signs, spaces, out-of-range parts, values at the
+ * edge of exactness).
  */
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { anyTransactionDate, parseTransactionDate } from "../../src/rules/Dates.js"
 import { anyDecimal, parseDecimal } from "../../src/rules/Money.js"
+import { exactSale, processSale, type RawSale } from "../../src/rules/Sales.js"
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: min, maxLength: max })
 const oneOf = (chars: string) => fc.constantFrom(...chars)
@@ -46,4 +49,40 @@ describe("decimals", () => {
     [".", undefined], ["", undefined], ["9999999999999999", { units: 9999999999999999n, scale: 0 }],
     ["999999999999999.9", { units: 9999999999999999n, scale: 1 }]
   ])("%s", (input, expected) => expect(parseDecimal(input)).toEqual(expected))
+})
+
+describe("a sale's money", () => {
+  // Around the fast path's limit (2^52 cents and products of it) and well inside it.
+  const amount = fc.oneof(
+    fc.tuple(digits(1, 6), fc.option(digits(0, 3), { nil: undefined })).map(([a, b]) => b === undefined ? a : `${a}.${b}`),
+    fc.tuple(digits(12, 15), fc.option(digits(1, 2), { nil: undefined })).map(([a, b]) => b === undefined ? a : `${a}.${b}`),
+    fc.constantFrom("", " 5", "-1", "0", "1e2", ".5", "5.", ".", "45035996273704.95", "45035996273704.96", "90071992547409.91")
+  )
+  const quantity = fc.oneof(digits(1, 3), digits(4, 16), fc.constantFrom("0", "2.0", " 3", "-2", ""))
+  const decimal = fc.tuple(fc.bigInt({ min: -(10n ** 18n), max: 10n ** 18n }), fc.integer({ min: 1, max: 18 }), fc.integer({ min: 0, max: 4 }))
+    .map(([units, digits, scale]) => ({ units: units % 10n ** BigInt(digits), scale }))
+  const cost = fc.oneof(decimal, fc.constant(null), fc.constant(undefined))
+  const rate = fc.oneof(fc.constant({ units: 3n, scale: 2 }), decimal.map((d) => ({ units: d.units < 0n ? -d.units : d.units, scale: d.scale })))
+  it.prop("the cents path prices as the exact one", [quantity, amount, amount, cost, rate], ([q, price, discount, c, r]) => {
+    const raw: RawSale = {
+      transaction_id: "T1", customer_id: "C1", product_id: "P1", quantity: q, unit_price: price,
+      discount_amount: discount, transaction_date: "2024-03-01", sales_rep_id: "R1"
+    }
+    const pricing = { window: { from: null, to: null }, costOf: () => c, commissionRate: r }
+    expect(processSale(raw, pricing)).toEqual(exactSale(raw, pricing))
+  }, { fastCheck: { numRuns: 20000 } })
+
+  it.each([
+    ["3", "19.99", "5.00", "54.97", "1.65", "31.78"],
+    ["1", "0.50", "", "0.50", "0.02", "-2400.00"],
+    ["2", "45035996273704.95", "0", "90071992547409.90", "2702159776422.30", "100.00"]
+  ])("%s × %s − %j", (q, price, discount, total, commission, margin) => {
+    const raw: RawSale = {
+      transaction_id: "T1", customer_id: "C1", product_id: "P1", quantity: q, unit_price: price,
+      discount_amount: discount, transaction_date: "2024-03-01", sales_rep_id: "R1"
+    }
+    const pricing = { window: { from: null, to: null }, costOf: () => (margin === "100.00" ? { units: 0n, scale: 0 } : { units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
+    expect(processSale(raw, pricing)).toMatchObject({ total_amount: total, commission, profit_margin: margin })
+    expect(processSale(raw, pricing)).toEqual(exactSale(raw, pricing))
+  })
 })
