@@ -15,7 +15,7 @@ import * as TestLayer from "../../src/layers/Test.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
-import { pushSaleValues, SALE_COLUMNS } from "../../src/services/warehouse/Schema.js"
+import { SALE_COLUMNS, writeSaleValues } from "../../src/services/warehouse/Schema.js"
 import { statementSlices } from "../../src/services/warehouse/SqlWarehouse.js"
 import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs } from "../support/Fixtures.js"
@@ -65,9 +65,9 @@ const runWith = (settings: Record<string, string>, staged: boolean) =>
 
 describe("a first load straight into the fact table", () => {
   it("binds each fact's values in the order of its columns", () => {
-    const params: Array<unknown> = []
-    pushSaleValues(params, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow)
-    expect(params).toEqual([...SALE_COLUMNS])
+    const params = new Array<unknown>(SALE_COLUMNS.length + 2).fill("before")
+    expect(writeSaleValues(params, 1, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow)).toBe(SALE_COLUMNS.length + 1)
+    expect(params).toEqual(["before", ...SALE_COLUMNS, "before"])
   })
 
   it("writes any number of rows, in order, in statements of ten sizes at most", () => {

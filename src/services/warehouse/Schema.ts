@@ -23,14 +23,26 @@ export const SALE_COLUMNS = [
 ] as const
 
 /**
- * Appends a fact's values to `params` in SALE_COLUMNS order: a direct load does this for every
- * fact, and named reads cost a fraction of a loop of keyed ones (0.9 s at 1M).
+ * Writes a fact's values into `params` from index `at`, in SALE_COLUMNS order, and returns the
+ * index after them: a direct load does this for every fact into an array sized for its statement
+ * (named reads cost a fraction of a loop of keyed ones, 0.9 s at 1M; writes into a sized array
+ * leave a third of the garbage that pushes growing it did).
  */
-export const pushSaleValues = (params: Array<unknown>, r: SaleRow): void => {
-  params.push(
-    r.transaction_id, r.customer_id, r.product_id, r.quantity, r.unit_price, r.discount_amount, r.total_amount,
-    r.cost_amount, r.profit_margin, r.commission, r.value_tier, r.transaction_date, r.sales_rep_id
-  )
+export const writeSaleValues = (params: Array<unknown>, at: number, r: SaleRow): number => {
+  params[at] = r.transaction_id
+  params[at + 1] = r.customer_id
+  params[at + 2] = r.product_id
+  params[at + 3] = r.quantity
+  params[at + 4] = r.unit_price
+  params[at + 5] = r.discount_amount
+  params[at + 6] = r.total_amount
+  params[at + 7] = r.cost_amount
+  params[at + 8] = r.profit_margin
+  params[at + 9] = r.commission
+  params[at + 10] = r.value_tier
+  params[at + 11] = r.transaction_date
+  params[at + 12] = r.sales_rep_id
+  return at + 13
 }
 
 /** Where each source stages and lands: what every dialect's staging and merges are written against. */

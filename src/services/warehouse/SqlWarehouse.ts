@@ -15,7 +15,7 @@ import {
   partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type StagedSale, type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, pushSaleValues, SALE_COLUMNS, stagingFrom } from "./Schema.js"
+import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, writeSaleValues } from "./Schema.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -396,10 +396,12 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // sub-journal (5.8 s instead of 3.x at 1M), and a batch half written is written again
         // whole when it is split up to find a refused row (the upsert is idempotent).
         for (const slice of statementSlices(known)) {
-          const params: Array<unknown> = []
+          const params = new Array<unknown>(slice.length * (SALE_COLUMNS.length + 2))
+          let at = 0
           for (const row of slice) {
-            pushSaleValues(params, row)
-            params.push(runId, now)
+            at = writeSaleValues(params, at, row)
+            params[at++] = runId
+            params[at++] = now
           }
           yield* exec(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
