@@ -8,13 +8,14 @@ import { NodeContext } from "@effect/platform-node"
 import Database from "better-sqlite3"
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Option } from "effect"
+import { Deferred, Effect, FastCheck as fc, Fiber, Layer, Option } from "effect"
 import { appendFileSync, existsSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import * as TestLayer from "../../src/layers/Test.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
+import { sqlite } from "../../src/services/warehouse/Dialect.js"
 import { SALE_COLUMNS, writeSaleValues } from "../../src/services/warehouse/Schema.js"
 import { statementSlices } from "../../src/services/warehouse/SqlWarehouse.js"
 import type { SaleRow } from "../../src/schema/Records.js"
@@ -66,8 +67,24 @@ const runWith = (settings: Record<string, string>, staged: boolean) =>
 describe("a first load straight into the fact table", () => {
   it("binds each fact's values in the order of its columns", () => {
     const params = new Array<unknown>(SALE_COLUMNS.length + 2).fill("before")
-    expect(writeSaleValues(params, 1, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow)).toBe(SALE_COLUMNS.length + 1)
+    expect(writeSaleValues(params, 1, Object.fromEntries(SALE_COLUMNS.map((c) => [c, c])) as unknown as SaleRow, (t) => t)).toBe(SALE_COLUMNS.length + 1)
     expect(params).toEqual(["before", ...SALE_COLUMNS, "before"])
+  })
+
+  it("binds a decimal into SQLite's REAL as the double SQLite makes of its text", () => {
+    // Dialect.decimalParam: SQLite parsing the text itself cost 1.7 s of a million facts' insert.
+    const db = new Database(":memory:")
+    db.exec("CREATE TABLE t (a REAL, b REAL)")
+    const insert = db.prepare("INSERT INTO t VALUES (?, ?)")
+    const digits = (n: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 1, maxLength: n })
+    const decimal = fc.tuple(fc.boolean(), digits(17), fc.option(digits(6), { nil: undefined }))
+      .map(([negative, int, frac]) => `${negative ? "-" : ""}${int}${frac === undefined ? "" : "." + frac}`)
+    fc.assert(fc.property(fc.array(decimal, { minLength: 200, maxLength: 200 }), (texts) => {
+      db.exec("DELETE FROM t")
+      for (const text of [...texts, "427.02", "0.1", "-0.05", "9007199254740993", "1234567890123.45"]) insert.run(text, sqlite.decimalParam(text))
+      expect(db.prepare("SELECT count(*) AS n FROM t WHERE a IS NOT b OR typeof(a) <> 'real' OR typeof(b) <> 'real'").get()).toEqual({ n: 0 })
+    }), { numRuns: 50 })
+    db.close()
   })
 
   it("writes any number of rows, in order, in statements of ten sizes at most", () => {

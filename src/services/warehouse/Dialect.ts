@@ -53,6 +53,12 @@ export interface Dialect {
   readonly placeholders: (sql: string) => string
   /** Rows a write statement affected, from its raw driver result. */
   readonly affected: (raw: unknown) => number
+  /**
+   * How a decimal column's value (exact text) is bound. SQLite stores REAL, and parsing the text
+   * itself took it 1.7 s of a million facts' insert (4.3 s against 2.5 s); JS's Number gives the
+   * correctly rounded double. The others bind the text, which their exact types keep as written.
+   */
+  readonly decimalParam: (text: string) => string | number
   /** A statement run once per connection (pragmas), if any. */
   readonly setup: ReadonlyArray<string>
   /** Run before and after a first load's transaction (outside it; direct or merged into an empty fact table), if anything. */
@@ -89,6 +95,7 @@ export const sqlite: Dialect = {
   roundMoney: (e) => `round(${e} + 0.0000001 * sign(${e}), 2)`,
   placeholders: (sql) => sql,
   affected: (raw) => Number((raw as { changes?: number }).changes ?? 0),
+  decimalParam: Number,
   setup: [
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
@@ -149,6 +156,7 @@ export const postgres: Dialect = {
     return sql.replace(/\?/g, () => `$${++n}`)
   },
   affected: (raw) => Number((raw as { rowCount?: number }).rowCount ?? 0),
+  decimalParam: (text) => text,
   setup: [],
   bulkLoad: { before: [], after: [] }
 }
@@ -192,6 +200,7 @@ export const mssql: Dialect = {
     return sql.replace(/\?/g, () => `@${++n}`)
   },
   affected: (raw) => Number((raw as ReadonlyArray<{ affected?: number }>).at(-1)?.affected ?? 0),
+  decimalParam: (text) => text,
   setup: [],
   bulkLoad: { before: [], after: [] }
 }

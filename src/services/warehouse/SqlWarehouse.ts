@@ -15,7 +15,7 @@ import {
   partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type StagedSale, type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
-import { dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, writeSaleValues } from "./Schema.js"
+import { DECIMAL_COLUMNS, dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, writeSaleValues } from "./Schema.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -132,6 +132,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
   const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
     const all = ["run_id", ...columns]
+    const decimals = columns.map((c) => DECIMAL_COLUMNS.has(c))
     const statement = textsBySize((rows) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`)
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
@@ -140,7 +141,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           for (const item of slice) {
             const row = item as Readonly<Record<string, unknown>>
             params.push(runId)
-            for (const c of columns) params.push(row[c] ?? null)
+            for (let i = 0; i < columns.length; i++) {
+              const value = row[columns[i]!] ?? null
+              params.push(decimals[i] && typeof value === "string" ? d.decimalParam(value) : value)
+            }
           }
           yield* exec(statement(slice.length), params)
         }
@@ -399,7 +403,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           const params = new Array<unknown>(slice.length * (SALE_COLUMNS.length + 2))
           let at = 0
           for (const row of slice) {
-            at = writeSaleValues(params, at, row)
+            at = writeSaleValues(params, at, row, d.decimalParam)
             params[at++] = runId
             params[at++] = now
           }
