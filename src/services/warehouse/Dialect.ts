@@ -59,6 +59,8 @@ export interface Dialect {
    * correctly rounded double. The others bind the text, which their exact types keep as written.
    */
   readonly decimalParam: (text: string) => string | number
+  /** A nested transaction's savepoint is released when it ends (SQL Server has no RELEASE). */
+  readonly releasesSavepoints: boolean
   /** A statement run once per connection (pragmas), if any. */
   readonly setup: ReadonlyArray<string>
   /** Run before and after a first load's transaction (outside it; direct or merged into an empty fact table), if anything. */
@@ -96,6 +98,7 @@ export const sqlite: Dialect = {
   placeholders: (sql) => sql,
   affected: (raw) => Number((raw as { changes?: number }).changes ?? 0),
   decimalParam: Number,
+  releasesSavepoints: true,
   setup: [
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
@@ -157,6 +160,7 @@ export const postgres: Dialect = {
   },
   affected: (raw) => Number((raw as { rowCount?: number }).rowCount ?? 0),
   decimalParam: (text) => text,
+  releasesSavepoints: true,
   setup: [],
   bulkLoad: { before: [], after: [] }
 }
@@ -201,6 +205,7 @@ export const mssql: Dialect = {
   },
   affected: (raw) => Number((raw as ReadonlyArray<{ affected?: number }>).at(-1)?.affected ?? 0),
   decimalParam: (text) => text,
+  releasesSavepoints: false,
   setup: [],
   bulkLoad: { before: [], after: [] }
 }

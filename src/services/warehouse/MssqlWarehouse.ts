@@ -195,7 +195,7 @@ export const make = Effect.gen(function* () {
     const statement = stageStatement(table, columns)
     return (runId: string, rows: ReadonlyArray<object>) =>
       Effect.forEach(batches(rows), (json) => run(statement, [runId, json]), { discard: true }).pipe(
-        SqlWarehouse.transaction(sql),
+        SqlWarehouse.transaction(sql, mssql),
         Effect.mapError(SqlWarehouse.warehouseError(operation))
       )
   }
@@ -209,7 +209,7 @@ export const make = Effect.gen(function* () {
           const staged = num(r.staged), inserted = num(r.inserted), updated = num(r.updated)
           return { inserted, updated, unchanged: staged - inserted - updated }
         }),
-        SqlWarehouse.transaction(sql),
+        SqlWarehouse.transaction(sql, mssql),
         Effect.mapError(SqlWarehouse.warehouseError(`merge ${table}`))
       )
   }
@@ -225,7 +225,7 @@ export const make = Effect.gen(function* () {
     // A MERGE may touch a row once: of a key twice in one batch, the last is sent.
     const last = new Map(rows.map((r) => [`${r.source}\u0000${r.reject_key}`, r]))
     return Effect.forEach(batches([...last.values()]), (json) => run(rejectsMerge, [runId, json]), { discard: true }).pipe(
-      SqlWarehouse.transaction(sql),
+      SqlWarehouse.transaction(sql, mssql),
       Effect.mapError(SqlWarehouse.warehouseError("record rejects"))
     )
   }
@@ -250,7 +250,7 @@ export const make = Effect.gen(function* () {
             resolved: num(r.resolved), statusChanges: num(r.status_changes)
           }
         }),
-        SqlWarehouse.transaction(sql),
+        SqlWarehouse.transaction(sql, mssql),
         Effect.mapError(SqlWarehouse.warehouseError("merge sales_fact"))
       ),
     // Facts go through staging and the one MERGE statement above, first load or not.

@@ -96,7 +96,7 @@ export const make = Effect.gen(function* () {
           for (let i = 0; i < columns.length; i++) arrays[i]!.push(row[columns[i]!] ?? null)
         }
         yield* sql.unsafe(statement, [runId, ...arrays])
-      }).pipe(SqlWarehouse.transaction(sql), Effect.mapError(SqlWarehouse.warehouseError(operation)))
+      }).pipe(SqlWarehouse.transaction(sql, postgres), Effect.mapError(SqlWarehouse.warehouseError(operation)))
   }
   const service: WarehouseService = {
     ...base,

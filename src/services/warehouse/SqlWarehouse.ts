@@ -3,9 +3,9 @@
  * (what differs is in Dialect). See Warehouse.ts for the staging design.
  */
 import * as Migrator from "@effect/sql/Migrator"
-import { SqlClient, type SqlError } from "@effect/sql"
+import { SqlClient, type SqlConnection, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
-import { Data, Duration, Effect, Layer, Option } from "effect"
+import { Data, Duration, Effect, Exit, Layer, Option } from "effect"
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
@@ -90,18 +90,46 @@ const processAlive = (pid: number): boolean => {
 class DryRunRollback<A> extends Data.TaggedError("DryRunRollback")<{ readonly value: A }> {}
 
 /**
- * `sql.withTransaction` whose COMMIT or ROLLBACK failures stay errors.
- * @effect/sql turns a failed COMMIT or ROLLBACK into a defect; when the
- * database drops the connection mid-transaction that is a transient failure
- * like any other, and retrying is safe because every write is an idempotent
- * upsert (even when a lost COMMIT did commit).
+ * `sql.withTransaction` whose COMMIT or ROLLBACK failures stay errors, and whose nested levels
+ * release their savepoints where the dialect has RELEASE (Dialect.releasesSavepoints).
+ *
+ * @effect/sql turns a failed COMMIT or ROLLBACK into a defect; when the database drops the
+ * connection mid-transaction that is a transient failure like any other, and retrying is safe
+ * because every write is an idempotent upsert (even when a lost COMMIT did commit).
+ *
+ * @effect/sql 0.52 never releases a nested level's savepoint (Effect-TS/effect#8308 did, later):
+ * every one stays open to the end of the outer transaction. SQLite checks each page it writes
+ * against every open savepoint: a 1M first load left one open per batch that set a sale aside or
+ * recorded a reject (400 with batches of 5,000, 2,000 with 1,000), and its inserts, index builds
+ * and First-time update ran 1.5-4× slower for it. PostgreSQL keeps a subtransaction for each.
  */
-export const transaction = (sql: SqlClient.SqlClient) =>
+export const transaction = (sql: SqlClient.SqlClient, d: Pick<Dialect, "releasesSavepoints">) =>
   <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | SqlError.SqlError, R> =>
-    sql.withTransaction(effect).pipe(
-      Effect.catchAllDefect((defect) =>
-        (defect as { _tag?: unknown })._tag === "SqlError" ? Effect.fail(defect as SqlError.SqlError) : Effect.die(defect))
+    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (outer) =>
+      Option.isSome(outer) && d.releasesSavepoints
+        ? savepoint(outer.value, effect)
+        : sql.withTransaction(effect).pipe(
+          Effect.catchAllDefect((defect) =>
+            (defect as { _tag?: unknown })._tag === "SqlError" ? Effect.fail(defect as SqlError.SqlError) : Effect.die(defect))
+        ))
+
+/** A nested level: SAVEPOINT, then RELEASE, or ROLLBACK TO and RELEASE when `effect` fails or is interrupted. */
+const savepoint = <A, E, R>(
+  [connection, depth]: readonly [SqlConnection.Connection, number],
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError.SqlError, R> =>
+  Effect.uninterruptibleMask((restore) => {
+    const name = `etl_savepoint_${depth + 1}`
+    const run = (statement: string) => connection.executeUnprepared(statement, [], undefined)
+    return run(`SAVEPOINT ${name}`).pipe(
+      Effect.zipRight(Effect.exit(restore(Effect.provideService(effect, SqlClient.TransactionConnection, [connection, depth + 1])))),
+      Effect.flatMap((exit) =>
+        Effect.zipRight(
+          Exit.isSuccess(exit) ? run(`RELEASE SAVEPOINT ${name}`) : Effect.zipRight(run(`ROLLBACK TO SAVEPOINT ${name}`), run(`RELEASE SAVEPOINT ${name}`)),
+          exit
+        ))
     )
+  })
 
 /** A reject's identity in the dead-letter store: its key, or a hash of its payload when it has none. */
 export const rejectKey = (reject: Reject, payload: string): string =>
@@ -109,7 +137,7 @@ export const rejectKey = (reject: Reject, payload: string): string =>
 
 export const make = (d: Dialect) => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
-  const inTransaction = transaction(sql)
+  const inTransaction = transaction(sql, d)
   const ts = d.timestampParam
 
   const exec = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(d.placeholders(text), params)
