@@ -191,6 +191,30 @@ export const shortCentsText = (cents: number): string => {
   return whole + (frac % 10 === 0 ? "." + frac / 10 : (frac < 10 ? ".0" : ".") + frac)
 }
 
+/**
+ * A decimal's text as the nearest double, as `Number(text)` gives it, in a
+ * fraction of its time for plain `[-]digits[.digits]` of at most 15 digits: the
+ * digits are an exact integer, a power of ten up to 10^15 is exact, and IEEE
+ * division rounds their exact quotient to the nearest double.
+ */
+export const toDouble = (text: string): number => {
+  const length = text.length
+  let i = text.charCodeAt(0) === 45 ? 1 : 0
+  if (length - i === 0 || length - i > 16) return Number(text)
+  let units = 0
+  let dot = -1
+  for (let j = i; j < length; j++) {
+    const c = text.charCodeAt(j)
+    if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
+    else if (c === 46 && dot < 0) dot = j
+    else return Number(text)
+  }
+  if ((dot >= 0 && length - i === 1) || (dot < 0 && length - i === 16)) return Number(text)
+  const value = dot < 0 ? units : units / POWERS_OF_TEN[length - dot - 1]!
+  return i === 1 ? -value : value
+}
+const POWERS_OF_TEN = Array.from({ length: 16 }, (_, n) => 10 ** n)
+
 /** A decimal as whole cents when it has at most two decimals and is exact as a number; `undefined` otherwise. */
 export const toCents = (d: Decimal): number | undefined => {
   if (d.scale > 2) return undefined

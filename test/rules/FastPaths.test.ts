@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { anyTransactionDate, parseTransactionDate } from "../../src/rules/Dates.js"
-import { anyDecimal, parseDecimal } from "../../src/rules/Money.js"
+import { anyDecimal, parseDecimal, toDouble } from "../../src/rules/Money.js"
 import { exactSale, processSale, type RawSale } from "../../src/rules/Sales.js"
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: min, maxLength: max })
@@ -42,6 +42,10 @@ describe("decimals", () => {
   )
   it.prop("the plain shape's path answers as the general one", [text], ([t]) => {
     expect(parseDecimal(t)).toEqual(anyDecimal(t))
+  }, { fastCheck: { numRuns: 5000 } })
+
+  it.prop("a decimal's double is Number's", [fc.oneof(text, fc.tuple(oneOf("-"), text).map(([a, b]) => a + b))], ([t]) => {
+    expect(Object.is(toDouble(t), Number(t))).toBe(true)
   }, { fastCheck: { numRuns: 5000 } })
 
   it.each([
