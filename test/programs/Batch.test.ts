@@ -1,0 +1,33 @@
+/** A batch keeps one row per key, the last copy, in the order of those last copies; rejects and filtered records as they came. */
+import { describe, expect, it } from "@effect/vitest"
+import { Chunk, FastCheck as fc } from "effect"
+import { filtered } from "../../src/rules/Sales.js"
+import { Reject } from "../../src/schema/Reject.js"
+import { batchOf, type Outcome } from "../../src/programs/Transform.js"
+
+interface Row { readonly id: string; readonly copy: number }
+
+const reject = (n: number) => new Reject({ source: "sales", record_key: `R${n}`, category: "validation", reason: "bad", location: null, payload: {} })
+
+describe("batchOf", () => {
+  const outcome = fc.oneof(
+    { weight: 8, arbitrary: fc.tuple(fc.constantFrom("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"), fc.nat()).map(([id, copy]): Outcome<Row> => ({ id, copy })) },
+    { weight: 1, arbitrary: fc.nat().map(reject) },
+    { weight: 1, arbitrary: fc.constantFrom(filtered("status"), filtered("window")) }
+  )
+  it.prop("keeps the last copy of each key, in the order of the last copies", [fc.array(outcome, { maxLength: 40 })], ([outcomes]) => {
+    const batch = batchOf(Chunk.fromIterable(outcomes), (r) => r.id)
+    // The rule, stated plainly: a row stays when no later row has its key.
+    const rows = outcomes.filter((o, i): o is Row => "id" in o && !outcomes.slice(i + 1).some((later) => "id" in later && later.id === o.id))
+    expect(batch.rows).toEqual(rows)
+    expect(batch.rejects).toEqual(outcomes.filter((o) => o instanceof Reject))
+    expect(batch.read).toBe(outcomes.length)
+    expect(batch.filtered).toEqual(outcomes.reduce<Record<string, number>>((counts, o) =>
+      "_tag" in o && o._tag === "Filtered" ? { ...counts, [o.why]: (counts[o.why] ?? 0) + 1 } : counts, {}))
+  })
+
+  it("T1, T2, T1 → T2, T1", () => {
+    const batch = batchOf(Chunk.fromIterable<Outcome<Row>>([{ id: "T1", copy: 1 }, { id: "T2", copy: 1 }, { id: "T1", copy: 2 }]), (r) => r.id)
+    expect(batch.rows).toEqual([{ id: "T2", copy: 1 }, { id: "T1", copy: 2 }])
+  })
+})
