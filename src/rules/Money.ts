@@ -19,25 +19,37 @@ export interface Decimal {
 const DECIMAL = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d{1,4}))?$/
 
 /**
- * Plain `digits[.digits]` of at most 15 digits (every price, quantity and
- * discount in practice) read by character codes into an exact JS integer:
- * no regular expression, no intermediate strings. `undefined` for any other
- * shape, which the general path reads.
+ * The digits of plain `digits[.digits]` from index `from`, at most 15 of them
+ * (every price, quantity and discount in practice), read by character codes
+ * into an exact JS integer: no regular expression, no intermediate strings.
+ * `-1` for any other shape, which the general paths read; plainScale says
+ * where the dot was.
  */
-const plainDecimal = (text: string): Decimal | undefined => {
-  const length = text.length
-  if (length === 0 || length > 16) return undefined
+const plainUnits = (text: string, from: number): number => {
+  const length = text.length - from
+  if (length === 0 || length > 16) return -1
   let units = 0
   let dot = -1
-  for (let i = 0; i < length; i++) {
+  for (let i = from; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
     else if (c === 46 && dot < 0) dot = i
-    else return undefined
+    else return -1
   }
   // "." alone, and 16 digits without a dot (beyond 2^53), go the general way.
-  if ((dot >= 0 && length === 1) || (dot < 0 && length === 16)) return undefined
-  return { units: BigInt(units), scale: dot < 0 ? 0 : length - dot - 1 }
+  if ((dot >= 0 && length === 1) || (dot < 0 && length === 16)) return -1
+  return units
+}
+
+/** The digits after the dot of a text plainUnits read. */
+const plainScale = (text: string): number => {
+  const dot = text.indexOf(".")
+  return dot < 0 ? 0 : text.length - dot - 1
+}
+
+const plainDecimal = (text: string): Decimal | undefined => {
+  const units = plainUnits(text, 0)
+  return units < 0 ? undefined : { units: BigInt(units), scale: plainScale(text) }
 }
 
 /** Parses `"199.99"`, `"-5"`, `"1e3"`, `".5"`; `undefined` for anything else. */
@@ -138,19 +150,10 @@ export const exact = (n: number): boolean => Number.isInteger(n) && n < EXACT &&
  * digits) as whole cents: `"19.9"` → 1990. `-1` for any other shape.
  */
 export const plainCents = (text: string): number => {
-  const length = text.length
-  if (length === 0 || length > 16) return -1
-  let units = 0
-  let dot = -1
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i)
-    if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
-    else if (c === 46 && dot < 0) dot = i
-    else return -1
-  }
-  const decimals = dot < 0 ? 0 : length - dot - 1
-  if (decimals > 2 || (dot >= 0 && length === 1) || (dot < 0 && length === 16)) return -1
-  return decimals === 2 ? units : decimals === 1 ? units * 10 : units * 100
+  const units = plainUnits(text, 0)
+  if (units < 0) return -1
+  const scale = plainScale(text)
+  return scale === 2 ? units : scale === 1 ? units * 10 : scale === 0 ? units * 100 : -1
 }
 
 /** A plain whole number of at most 15 digits (`"12"`), or `-1`. */
@@ -198,20 +201,11 @@ export const shortCentsText = (cents: number): string => {
  * division rounds their exact quotient to the nearest double.
  */
 export const toDouble = (text: string): number => {
-  const length = text.length
-  let i = text.charCodeAt(0) === 45 ? 1 : 0
-  if (length - i === 0 || length - i > 16) return Number(text)
-  let units = 0
-  let dot = -1
-  for (let j = i; j < length; j++) {
-    const c = text.charCodeAt(j)
-    if (c >= 48 && c <= 57) units = units * 10 + (c - 48)
-    else if (c === 46 && dot < 0) dot = j
-    else return Number(text)
-  }
-  if ((dot >= 0 && length - i === 1) || (dot < 0 && length - i === 16)) return Number(text)
-  const value = dot < 0 ? units : units / POWERS_OF_TEN[length - dot - 1]!
-  return i === 1 ? -value : value
+  const negative = text.charCodeAt(0) === 45
+  const units = plainUnits(text, negative ? 1 : 0)
+  if (units < 0) return Number(text)
+  const value = units / POWERS_OF_TEN[plainScale(text)]!
+  return negative ? -value : value
 }
 const POWERS_OF_TEN = Array.from({ length: 16 }, (_, n) => 10 ** n)
 
