@@ -82,7 +82,10 @@ describe.skipIf(!SLOW)("faults in the middle of a run", () => {
     reader.close()
     const locker = new Database(db, { timeout: 20_000 })
     locker.exec("BEGIN EXCLUSIVE")
-    await sleep(14_000)
+    // Longer than every branch's attempts together: customers, products and sales share one
+    // connection, and each of their 2 attempts waits out the 5 s busy timeout in turn. (14 s let
+    // a loaded CI machine, where the customers were still staging, succeed on a last attempt.)
+    await sleep(32_000)
     locker.exec("COMMIT")
     locker.close()
     const failed = await run.done
