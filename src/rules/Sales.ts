@@ -55,8 +55,9 @@ export const isCompleted = (status: string): boolean => status.trim().toLowerCas
 
 export type ValueTier = SaleRow["value_tier"]
 
-export const valueTier = (totalCents: bigint): ValueTier =>
-  totalCents >= 50_000n ? "High Value" : totalCents >= 10_000n ? "Medium Value" : "Low Value"
+/** The tier of a total in cents, as BigInt (the exact path) or as a JS integer (the cents path). */
+export const valueTier = (totalCents: bigint | number): ValueTier =>
+  totalCents >= 50_000 ? "High Value" : totalCents >= 10_000 ? "Medium Value" : "Low Value"
 
 /** quantity × unit_price − discount, in cents, rounded half away from zero. */
 export const totalCents = (quantity: bigint, unitPrice: Money.Decimal, discount: Money.Decimal): bigint =>
@@ -159,7 +160,7 @@ const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate
   row.cost_amount = costAmount === null ? null : Money.centsText(costAmount)
   row.profit_margin = costAmount === null || total === 0 ? null : Money.centsText(Money.divRoundNumber(marginScaled, total))
   row.commission = Money.centsText(Money.divRoundNumber(commissionScaled, 10 ** rate.scale))
-  row.value_tier = total >= 50_000 ? "High Value" : total >= 10_000 ? "Medium Value" : "Low Value"
+  row.value_tier = valueTier(total)
   return true
 }
 
