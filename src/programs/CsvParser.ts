@@ -47,7 +47,11 @@ export const makeCsvParser = (sink: CsvSink): CsvParser => {
    */
   const quoted = (text: string, start: number, final: boolean): readonly [number, number] => {
     const fields: Array<string> = []
+    // A field is `field` and then the text from `run` up to `i`: its characters are taken as
+    // slices between the quotes and separators that interrupt them, not one at a time (which
+    // had made 2.8 KB of garbage per quoted customer row).
     let field = ""
+    let run = start
     let i = start
     let breaks = 0
     let inQuotes = false
@@ -58,24 +62,24 @@ export const makeCsvParser = (sink: CsvSink): CsvParser => {
       if (inQuotes) {
         if (c === 34) {
           if (text.charCodeAt(i + 1) === 34) {
-            field += '"'
+            field += text.slice(run, i + 1)
             i += 2
+            run = i
             continue
           }
           if (i + 1 >= length && !final) return [-1, 0]
+          field += text.slice(run, i)
           inQuotes = false
           i++
+          run = i
           continue
         }
         if (c === 13 || c === 10) {
           if (c === 13 && i + 1 >= length && !final) return [-1, 0]
-          const width = c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1
-          field += text.slice(i, i + width)
           breaks++
-          i += width
+          i += c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1
           continue
         }
-        field += text[i]
         i++
         continue
       }
@@ -83,22 +87,23 @@ export const makeCsvParser = (sink: CsvSink): CsvParser => {
         inQuotes = true
         fieldStart = false
         i++
+        run = i
         continue
       }
       if (c === 44) {
-        fields.push(field)
+        fields.push(field + text.slice(run, i))
         field = ""
         fieldStart = true
         i++
+        run = i
         continue
       }
       if (c === 13 || c === 10) {
         if (c === 13 && i + 1 >= length && !final) return [-1, 0]
-        fields.push(field)
+        fields.push(field + text.slice(run, i))
         sink.record(fields, line)
         return [i + (c === 13 && text.charCodeAt(i + 1) === 10 ? 2 : 1), breaks + 1]
       }
-      field += text[i]
       fieldStart = false
       i++
     }
@@ -108,7 +113,7 @@ export const makeCsvParser = (sink: CsvSink): CsvParser => {
       return [length, breaks]
     }
     if (!final) return [-1, 0]
-    fields.push(field)
+    fields.push(field + text.slice(run, length))
     sink.record(fields, line)
     return [length, breaks]
   }

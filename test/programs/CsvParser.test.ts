@@ -42,6 +42,16 @@ describe("CsvParser", () => {
     expect(parsed.map(([l]) => l)).toEqual(starts)
   })
 
+  it.each([
+    ['"ab"cd,e\n', ["abcd", "e"]],
+    ['x"y,"c""d"\n', ['x"y', 'c"d']],
+    ['"a\r\nb","",""""\n', ["a\r\nb", "", '"']],
+    ['"ab"c"d,e\n', ['abc"d', "e"]]
+  ])("reads %j as %j", (text, fields) => {
+    expect(parseAll(text, []).records).toEqual([[1, fields]])
+    expect(parseAll(text, [1]).records).toEqual([[1, fields]])
+  })
+
   it("keeps a quote inside an unquoted field and reports an unclosed quote with its line", () => {
     const { broken, records } = parseAll('a,b\n1,x"y\n2,"open\n3,4\n', [])
     expect(records).toEqual([[1, ["a", "b"]], [2, ["1", 'x"y']]])
