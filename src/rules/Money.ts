@@ -157,17 +157,7 @@ export const plainCents = (text: string): number => {
 }
 
 /** A plain whole number of at most 15 digits (`"12"`), or `-1`. */
-export const plainInteger = (text: string): number => {
-  const length = text.length
-  if (length === 0 || length > 15) return -1
-  let n = 0
-  for (let i = 0; i < length; i++) {
-    const c = text.charCodeAt(i)
-    if (c < 48 || c > 57) return -1
-    n = n * 10 + (c - 48)
-  }
-  return n
-}
+export const plainInteger = (text: string): number => (text.indexOf(".") < 0 ? plainUnits(text, 0) : -1)
 
 /**
  * divRound for exact integers (`exact`): `%` on JS numbers is exact, and so is

@@ -46,26 +46,23 @@ export class KeySet {
     const slots = new Int32Array(size).fill(-1)
     const set = new KeySet(text, starts, slots)
     for (let k = 0; k < ends.length; k++) {
-      if (set.find(text, starts[k]!, starts[k + 1]!) >= 0) continue
-      let slot = hashOf(text, starts[k]!, starts[k + 1]!) & (size - 1)
-      while (slots[slot] !== -1) slot = (slot + 1) & (size - 1)
-      slots[slot] = k
+      const slot = set.slotOf(text, starts[k]!, starts[k + 1]!)
+      if (slots[slot] === -1) slots[slot] = k
     }
     return set
   }
 
   has(key: string): boolean {
-    return this.find(key, 0, key.length) >= 0
+    return this.slots[this.slotOf(key, 0, key.length)] !== -1
   }
 
-  /** The slot holding the key `source[from, to)`, or -1. */
-  private find(source: string, from: number, to: number): number {
+  /** The slot holding the key `source[from, to)`, or the empty slot where it would go. */
+  private slotOf(source: string, from: number, to: number): number {
     const mask = this.slots.length - 1
     let slot = hashOf(source, from, to) & mask
     for (;;) {
       const k = this.slots[slot]!
-      if (k === -1) return -1
-      if (this.equals(k, source, from, to)) return slot
+      if (k === -1 || this.equals(k, source, from, to)) return slot
       slot = (slot + 1) & mask
     }
   }
