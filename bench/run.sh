@@ -3,36 +3,55 @@
 # table: the sqlite3 CLI's raw .import, a minimal hand-written Node loader (bench/hand-loader.mjs),
 # and `etl run --full-refresh` (all three sources, every rule, upserts, rejects, validation).
 # Usage: bash bench/run.sh [N ...]   (default: 100000 1000000; add 10000000 for the large set)
+# REPEAT=K runs the three K times in turn at each size (import, hand, etl, import, hand, etl, ...)
+# and reports each one's median wall time and highest peak: this machine's speed drifts by a
+# third within an hour, so one pair can mislead. The last column is etl's time over the hand
+# loader's, from the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 sizes=("${@:-100000 1000000}")
 [ $# -eq 0 ] && sizes=(100000 1000000)
+repeat=${REPEAT:-1}
+[[ "$repeat" =~ ^[1-9][0-9]*$ ]] || { echo "REPEAT: expected a whole number ≥ 1, got '$repeat'" >&2; exit 2; }
 out=bench/results
 mkdir -p "$out" bench/data
 report="$out/latest.md"
 {
-  echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(node --version), SQLite $(sqlite3 --version | cut -d' ' -f1), $(date -u +%F)"
+  echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(node --version), SQLite $(sqlite3 --version | cut -d' ' -f1), $(date -u +%F), $repeat run(s) of each"
   echo
-  echo "| transactions | loader | wall s | rows/s | peak RSS MB |"
-  echo "|---|---|---|---|---|"
+  echo "| transactions | loader | wall s | rows/s | peak RSS MB | × hand |"
+  echo "|---|---|---|---|---|---|"
 } > "$report"
 
-measure() { # label rows command...
-  local label=$1 rows=$2; shift 2
+declare -A walls peaks
+measure() { # key command... : appends the wall seconds and peak KB of one run
+  local key=$1; shift
   local tmp; tmp=$(mktemp)
-  /usr/bin/time -f "%e %M" -o "$tmp" "$@" > /dev/null 2>&1 || echo "  ($label exited non-zero)" >&2
+  /usr/bin/time -f "%e %M" -o "$tmp" "$@" > /dev/null 2>&1 || echo "  ($key exited non-zero)" >&2
   local t; t=$(tail -1 "$tmp"); rm -f "$tmp"
-  local wall=${t% *} rss=${t#* }
-  printf '| %s | %s | %s | %s | %s |\n' "$rows" "$label" "$wall" "$(awk -v r="$rows" -v w="$wall" 'BEGIN{printf "%d", r/w}')" "$((rss / 1024))" >> "$report"
+  walls[$key]+="${t% *} "
+  peaks[$key]+="${t#* } "
 }
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {printf "%.2f\n", (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+highest() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 for n in "${sizes[@]}"; do
   dir=bench/data/$n
   [ -f "$dir/sales_transactions.csv" ] || node bin/etl.js generate --transactions "$n" --out "$dir" --seed 42 > /dev/null
-  rm -f "$dir"/*.db*
-  measure "sqlite3 .import (raw)" "$n" sqlite3 "$dir/import.db" ".import --csv --skip 1 $dir/sales_transactions.csv sales"
-  measure "hand-written Node loader" "$n" node bench/hand-loader.mjs "$dir/sales_transactions.csv" "$dir/hand.db"
-  measure "etl run --full-refresh" "$n" env INPUT_DIR="$dir" DATABASE_URL="sqlite:$dir/etl.db" OUTPUT_DIR="$dir/out" \
-    LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 bin/etl.js run --full-refresh
+  for ((i = 1; i <= repeat; i++)); do
+    rm -f "$dir"/*.db*
+    measure import sqlite3 "$dir/import.db" ".import --csv --skip 1 $dir/sales_transactions.csv sales"
+    measure hand node bench/hand-loader.mjs "$dir/sales_transactions.csv" "$dir/hand.db"
+    measure etl env INPUT_DIR="$dir" DATABASE_URL="sqlite:$dir/etl.db" OUTPUT_DIR="$dir/out" \
+      LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 bin/etl.js run --full-refresh
+  done
+  hand=$(echo "${walls[hand]}" | median)
+  for key in import hand etl; do
+    wall=$(echo "${walls[$key]}" | median)
+    label=$(case $key in import) echo "sqlite3 .import (raw)" ;; hand) echo "hand-written Node loader" ;; etl) echo "etl run --full-refresh" ;; esac)
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$label" "$wall" "$(awk -v r="$n" -v w="$wall" 'BEGIN{printf "%d", r/w}')" \
+      "$(( $(echo "${peaks[$key]}" | highest) / 1024 ))" "$(awk -v w="$wall" -v h="$hand" 'BEGIN{printf "%.2f", w/h}')" >> "$report"
+  done
+  unset 'walls[import]' 'walls[hand]' 'walls[etl]' 'peaks[import]' 'peaks[hand]' 'peaks[etl]'
 done
 cat "$report"
