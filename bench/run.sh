@@ -24,6 +24,7 @@ report="$out/latest.md"
 } > "$report"
 
 declare -A walls peaks
+declare -A labels=([import]="sqlite3 .import (raw)" [hand]="hand-written Node loader" [etl]="etl run --full-refresh")
 measure() { # key command... : appends the wall seconds and peak KB of one run
   local key=$1; shift
   local tmp; tmp=$(mktemp)
@@ -48,10 +49,9 @@ for n in "${sizes[@]}"; do
   hand=$(echo "${walls[hand]}" | median)
   for key in import hand etl; do
     wall=$(echo "${walls[$key]}" | median)
-    label=$(case $key in import) echo "sqlite3 .import (raw)" ;; hand) echo "hand-written Node loader" ;; etl) echo "etl run --full-refresh" ;; esac)
-    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "$label" "$wall" "$(awk -v r="$n" -v w="$wall" 'BEGIN{printf "%d", r/w}')" \
+    printf '| %s | %s | %s | %s | %s | %s |\n' "$n" "${labels[$key]}" "$wall" "$(awk -v r="$n" -v w="$wall" 'BEGIN{printf "%d", r/w}')" \
       "$(( $(echo "${peaks[$key]}" | highest) / 1024 ))" "$(awk -v w="$wall" -v h="$hand" 'BEGIN{printf "%.2f", w/h}')" >> "$report"
   done
-  unset 'walls[import]' 'walls[hand]' 'walls[etl]' 'peaks[import]' 'peaks[hand]' 'peaks[etl]'
+  walls=() peaks=()
 done
 cat "$report"
