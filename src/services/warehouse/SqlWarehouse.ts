@@ -148,6 +148,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const exec = (text: string, params: ReadonlyArray<unknown> = []) => sql.unsafe(d.placeholders(text), params)
   const changes = (text: string, params: ReadonlyArray<unknown> = []) =>
     sql.unsafe(d.placeholders(d.counting(text)), params).raw.pipe(Effect.map(d.affected))
+  /**
+   * A statement run as written on the open transaction's connection. Through the client,
+   * @effect/sql compiles the text and copies every parameter into an array of its own: for a
+   * direct load's 500-row inserts, 170 MB of garbage at 1M transactions. Outside a transaction,
+   * through the client.
+   */
+  const execInTransaction = (text: string, params: ReadonlyArray<unknown>) =>
+    Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (open) =>
+      Option.isSome(open) ? open.value[0].execute(d.placeholders(text), params, undefined) : exec(text, params))
   const count = (text: string, params: ReadonlyArray<unknown> = []) =>
     exec(text, params).pipe(Effect.map((rows) => Number((rows[0] as { n: number | string }).n)))
   /** A merge step, logged at DEBUG with its duration: where a slow merge spends its time. */
@@ -423,8 +432,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
    * others are set aside in staging for the quarantine at the end, and a fact an earlier copy of
    * their key wrote is withdrawn: the last copy wins, as in the merge.
    */
-  const writeDirectly = (now: string, customers: KeySet, products: KeySet) =>
-    (runId: string, rows: ReadonlyArray<StagedSale>) =>
+  const writeDirectly = (now: string, customers: KeySet, products: KeySet) => {
+    // One parameter array per statement size, filled again for every statement: SQLite binds the
+    // values before the statement returns.
+    const paramsBySize = new Map<number, Array<unknown>>()
+    return (runId: string, rows: ReadonlyArray<StagedSale>) =>
       Effect.gen(function* () {
         const known: Array<StagedSale> = []
         const orphans: Array<StagedSale> = []
@@ -433,14 +445,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // sub-journal (5.8 s instead of 3.x at 1M), and a batch half written is written again
         // whole when it is split up to find a refused row (the upsert is idempotent).
         for (const slice of statementSlices(known)) {
-          const params = new Array<unknown>(slice.length * (SALE_COLUMNS.length + 2))
+          let params = paramsBySize.get(slice.length)
+          if (params === undefined) paramsBySize.set(slice.length, params = new Array<unknown>(slice.length * (SALE_COLUMNS.length + 2)))
           let at = 0
           for (const row of slice) {
             at = writeSaleValues(params, at, row, d.decimalParam)
             params[at++] = runId
             params[at++] = now
           }
-          yield* exec(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
+          yield* execInTransaction(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
         for (const slice of statementSlices(orphans)) {
@@ -448,6 +461,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         }
         yield* staging.stageSales(runId, orphans)
       })
+  }
 
   const noFacts = count(`SELECT count(*) AS n FROM (SELECT ${d.top(1)}transaction_id FROM sales_fact${d.limit(1)}) f`).pipe(
     Effect.map((n) => n === 0)
