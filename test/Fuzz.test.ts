@@ -113,7 +113,7 @@ describe("fuzzing the transforms", () => {
       costOf: (id: string) => (id === "P1" ? parseDecimal("12.50")! : id === "P2" ? null : undefined),
       commissionRate: parseDecimal("0.03")!
     }
-    const out = transformSale(raw, pricing, "sales.csv line 2", () => ({ ...raw }))
+    const out = transformSale(raw, pricing, "sales.csv line 2", (r) => ({ ...r }), raw)
     if (out instanceof Reject) {
       expect(out.reason.length).toBeGreaterThan(0)
       expect(["missing_key", "validation", "malformed", "referential"]).toContain(out.category)

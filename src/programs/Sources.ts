@@ -6,7 +6,7 @@ import { Chunk, Effect, identity, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
-import type { DateWindow } from "../rules/Sales.js"
+import type { DateWindow, RawSale } from "../rules/Sales.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
 import type { CustomerRow, ProductRow } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
@@ -63,6 +63,9 @@ export const loadProducts = (run: RunContext) =>
   })
 
 /** A stored payload by lower-cased field name (a CSV header may have been `Transaction_ID`). */
+/** A source database's row as a reject's payload. */
+const copyOf = (raw: RawSale): Record<string, unknown> => ({ ...raw })
+
 const payloadFields = (payload: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   if (typeof payload === "object" && payload !== null) {
@@ -157,7 +160,7 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
     const retryPricing = { ...pricing, window: { from: null, to: null } }
     const retries = scope.retry
       ? batched(retried("sales", (payload, location) =>
-        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, () => payloadFields(payload))))
+        transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, payloadFields, payload)))
       : Stream.empty
 
     const owns = scope.owns
@@ -184,7 +187,7 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
       onSome: (db) => {
         const location = `${db.display} sales_transactions`
         return extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
-          Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, () => ({ ...raw })))
+          Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, copyOf, raw))
         )
       }
     })))
