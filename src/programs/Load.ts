@@ -12,7 +12,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse } from "../services/Warehouse.js"
-import { batchOf, type Batch, type Outcome } from "./Transform.js"
+import { batched, type Batch, type Outcome } from "./Transform.js"
 
 export interface LoadTarget<A> {
   readonly source: Source
@@ -104,7 +104,6 @@ export const loadOutcomes = <A extends object>(runId: string, target: LoadTarget
   <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>) =>
     Effect.flatMap(AppConfig, (config) =>
       outcomes.pipe(
-        Stream.grouped(config.processing.batchSize),
-        Stream.map((outcomes) => batchOf(outcomes, target.key)),
+        batched(config.processing.batchSize, target.key),
         loadBatches(runId, target, stageId)
       ))

@@ -13,7 +13,7 @@ import * as Money from "../rules/Money.js"
 import { Metrics } from "../services/Metrics.js"
 import { extractSalesCsv } from "./Extract.js"
 import { encodeBatch, type FromReadThread, type ReadThreadInput } from "./ReadThread.js"
-import { batchOf, transformSalesCsv } from "./Transform.js"
+import { batched, transformSalesCsv } from "./Transform.js"
 
 const input = workerData as ReadThreadInput
 const port = parentPort!
@@ -46,10 +46,9 @@ const program = Effect.gen(function* () {
   const metrics = yield* Metrics
   yield* extractSalesCsv(input.path).pipe(
     Stream.mapChunks(transformSalesCsv(input.path, pricing)),
-    Stream.grouped(input.batchSize),
-    Stream.runForEach((outcomes) =>
+    batched(input.batchSize, (r) => r.transaction_id),
+    Stream.runForEach((batch) =>
       Effect.gen(function* () {
-        const batch = batchOf(outcomes, (r) => r.transaction_id)
         const progress = (yield* metrics.snapshot).sources["sales"]
         yield* credit
         send(encodeBatch(batch, progress?.bytesRead ?? 0, progress?.bytesTotal ?? 0))

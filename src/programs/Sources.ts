@@ -19,7 +19,7 @@ import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
-import { batchOf, transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
+import { batched, transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
 
 export interface RunContext {
   readonly runId: string
@@ -153,13 +153,12 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
     const costs = new Map<string, Money.Decimal | null>()
     for (const [id, cost] of yield* warehouse.productCosts) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
     const pricing = { window: run.window, costOf: (id: string) => costs.get(id), commissionRate: config.processing.commissionRate }
-    const batched = <E, R>(outcomes: Stream.Stream<Outcome<StagedSale>, E, R>) =>
-      outcomes.pipe(Stream.grouped(config.processing.batchSize), Stream.map((chunk) => batchOf(chunk, saleKey)))
+    const inBatches = batched(config.processing.batchSize, saleKey)
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
     const retryPricing = { ...pricing, window: { from: null, to: null } }
     const retries = scope.retry
-      ? batched(retried("sales", (payload, location) =>
+      ? inBatches(retried("sales", (payload, location) =>
         transformSale(textFields(payload, SALE_COLUMNS), retryPricing, location, payloadFields, payload)))
       : Stream.empty
 
@@ -178,7 +177,7 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
         (read, total) => metrics.bytes("sales", read, total)
       ))))
     }
-    return Stream.concat(retries, batched(Option.match(config.files.sourceDatabase, {
+    return Stream.concat(retries, inBatches(Option.match(config.files.sourceDatabase, {
       onNone: () =>
         extractSalesCsv(path).pipe(
           owns === undefined ? identity : Stream.mapChunks(Chunk.filter(owns)),

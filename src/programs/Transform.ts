@@ -3,7 +3,7 @@
  * the rules of src/rules applied chunk by chunk. Every record comes out as a
  * row to load, a Reject with its reason and location, or FILTERED.
  */
-import { Chunk } from "effect"
+import { Chunk, Stream } from "effect"
 import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
 import { filtered, isCompleted, processSale, SALE_COLUMNS, type Filtered, type RawSale, type SalePricing } from "../rules/Sales.js"
@@ -29,22 +29,61 @@ export interface Batch<A> {
   readonly filtered: Readonly<Record<string, number>>
 }
 
-/** Splits a batch of outcomes: rows (deduplicated, last wins), rejects, and the filtered count by reason. */
-export const batchOf = <A extends object>(outcomes: Chunk.Chunk<Outcome<A>>, key: (row: A) => string): Batch<A> => {
-  const rows = new Map<string, A>()
-  const rejects: Array<Reject> = []
-  const filtered: Record<string, number> = {}
-  for (const outcome of outcomes) {
-    if (outcome instanceof Reject) rejects.push(outcome)
-    else if (isFiltered(outcome)) filtered[outcome.why] = (filtered[outcome.why] ?? 0) + 1
+/** A batch filled one outcome at a time: rows (deduplicated, last wins), rejects, and the filtered count by reason. */
+class BatchBuilder<A extends object> {
+  read = 0
+  private readonly rows = new Map<string, A>()
+  private readonly rejects: Array<Reject> = []
+  private readonly filtered: Record<string, number> = {}
+  constructor(private readonly key: (row: A) => string) {}
+
+  add(outcome: Outcome<A>): void {
+    this.read += 1
+    if (outcome instanceof Reject) this.rejects.push(outcome)
+    else if (isFiltered(outcome)) this.filtered[outcome.why] = (this.filtered[outcome.why] ?? 0) + 1
     else {
-      const k = key(outcome)
-      rows.delete(k)
-      rows.set(k, outcome)
+      const k = this.key(outcome)
+      this.rows.delete(k)
+      this.rows.set(k, outcome)
     }
   }
-  return { read: outcomes.length, rows: [...rows.values()], rejects, filtered }
+
+  build(): Batch<A> {
+    return { read: this.read, rows: [...this.rows.values()], rejects: this.rejects, filtered: this.filtered }
+  }
 }
+
+/** Splits a batch of outcomes: rows (deduplicated, last wins), rejects, and the filtered count by reason. */
+export const batchOf = <A extends object>(outcomes: Iterable<Outcome<A>>, key: (row: A) => string): Batch<A> => {
+  const batch = new BatchBuilder(key)
+  for (const outcome of outcomes) batch.add(outcome)
+  return batch.build()
+}
+
+/**
+ * Outcomes in batches of `size` (the last one shorter), each split as batchOf splits it. A batch is
+ * filled as the chunks of outcomes arrive: Stream.grouped first copied them into chunks of `size`
+ * (at 1M sales, about 130 MB of the run's allocations).
+ */
+export const batched = <A extends object>(size: number, key: (row: A) => string) =>
+  <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>): Stream.Stream<Batch<A>, E, R> =>
+    Stream.suspend(() => {
+      let open = new BatchBuilder(key)
+      return outcomes.pipe(
+        Stream.mapChunks((chunk) => {
+          const full: Array<Batch<A>> = []
+          for (const outcome of chunk) {
+            open.add(outcome)
+            if (open.read === size) {
+              full.push(open.build())
+              open = new BatchBuilder(key)
+            }
+          }
+          return Chunk.unsafeFromArray(full)
+        }),
+        Stream.concat(Stream.suspend(() => (open.read === 0 ? Stream.empty : Stream.make(open.build()))))
+      )
+    })
 
 /** A CSV item that is not a well-formed row, as a `malformed` reject; `undefined` when it is fine. */
 const malformed = (source: Source, path: string, item: CsvItem, keyColumn: string): Reject | undefined => {

@@ -1,20 +1,21 @@
 /** A batch keeps one row per key, the last copy, in the order of those last copies; rejects and filtered records as they came. */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, FastCheck as fc } from "effect"
+import { Chunk, Effect, FastCheck as fc, Stream } from "effect"
 import { filtered } from "../../src/rules/Sales.js"
 import { Reject } from "../../src/schema/Reject.js"
-import { batchOf, type Outcome } from "../../src/programs/Transform.js"
+import { batched, batchOf, type Outcome } from "../../src/programs/Transform.js"
 
 interface Row { readonly id: string; readonly copy: number }
 
 const reject = (n: number) => new Reject({ source: "sales", record_key: `R${n}`, category: "validation", reason: "bad", location: null, payload: {} })
 
+const outcome = fc.oneof(
+  { weight: 8, arbitrary: fc.tuple(fc.constantFrom("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"), fc.nat()).map(([id, copy]): Outcome<Row> => ({ id, copy })) },
+  { weight: 1, arbitrary: fc.nat().map(reject) },
+  { weight: 1, arbitrary: fc.constantFrom(filtered("status"), filtered("window")) }
+)
+
 describe("batchOf", () => {
-  const outcome = fc.oneof(
-    { weight: 8, arbitrary: fc.tuple(fc.constantFrom("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"), fc.nat()).map(([id, copy]): Outcome<Row> => ({ id, copy })) },
-    { weight: 1, arbitrary: fc.nat().map(reject) },
-    { weight: 1, arbitrary: fc.constantFrom(filtered("status"), filtered("window")) }
-  )
   it.prop("keeps the last copy of each key, in the order of the last copies", [fc.array(outcome, { maxLength: 40 })], ([outcomes]) => {
     const batch = batchOf(Chunk.fromIterable(outcomes), (r) => r.id)
     // The rule, stated plainly: a row stays when no later row has its key.
@@ -30,4 +31,30 @@ describe("batchOf", () => {
     const batch = batchOf(Chunk.fromIterable<Outcome<Row>>([{ id: "T1", copy: 1 }, { id: "T2", copy: 1 }, { id: "T1", copy: 2 }]), (r) => r.id)
     expect(batch.rows).toEqual([{ id: "T2", copy: 1 }, { id: "T1", copy: 2 }])
   })
+})
+
+describe("batched", () => {
+  // The outcomes arrive in chunks of any size, as a reader emits them; the batches are those of
+  // every `size` outcomes in turn, the last one shorter, whatever the chunks.
+  it.effect.prop(
+    "gives batchOf of every `size` outcomes in turn, whatever chunks they arrive in",
+    [fc.array(outcome, { maxLength: 60 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 9 }), fc.array(fc.integer({ min: 0, max: 9 }), { maxLength: 7 })],
+    ([outcomes, size, first, more]) =>
+      Effect.gen(function* () {
+        // Chunk sizes in turn, empty ones among them; the first is never empty, so the cutting ends.
+        const cuts = [first, ...more]
+        const chunks: Array<Chunk.Chunk<Outcome<Row>>> = []
+        for (let at = 0, i = 0; at < outcomes.length; i++) {
+          const n = cuts[i % cuts.length]!
+          chunks.push(Chunk.fromIterable(outcomes.slice(at, at + n)))
+          at += n
+        }
+        const stream = Stream.fromChunks(...chunks).pipe(batched(size, (r: Row) => r.id))
+        const expected = Array.from({ length: Math.ceil(outcomes.length / size) }, (_, i) =>
+          batchOf(outcomes.slice(i * size, (i + 1) * size), (r) => r.id))
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(stream))).toEqual(expected)
+        // Run twice, the same: each run fills batches of its own.
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(stream))).toEqual(expected)
+      })
+  )
 })
