@@ -11,12 +11,14 @@ const reject = (n: number) => new Reject({ source: "sales", record_key: `R${n}`,
 
 const outcome = fc.oneof(
   { weight: 8, arbitrary: fc.tuple(fc.constantFrom("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8"), fc.nat()).map(([id, copy]): Outcome<Row> => ({ id, copy })) },
+  // Keys of any text, most of them met once: the batch's table of keys grows.
+  { weight: 4, arbitrary: fc.tuple(fc.string({ maxLength: 3 }), fc.nat()).map(([id, copy]): Outcome<Row> => ({ id, copy })) },
   { weight: 1, arbitrary: fc.nat().map(reject) },
   { weight: 1, arbitrary: fc.constantFrom(filtered("status"), filtered("window")) }
 )
 
 describe("batchOf", () => {
-  it.prop("keeps the last copy of each key, in the order of the last copies", [fc.array(outcome, { maxLength: 40 })], ([outcomes]) => {
+  it.prop("keeps the last copy of each key, in the order of the last copies", [fc.array(outcome, { maxLength: 120 })], ([outcomes]) => {
     const batch = batchOf(Chunk.fromIterable(outcomes), (r) => r.id)
     // The rule, stated plainly: a row stays when no later row has its key.
     const rows = outcomes.filter((o, i): o is Row => "id" in o && !outcomes.slice(i + 1).some((later) => "id" in later && later.id === o.id))

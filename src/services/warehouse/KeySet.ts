@@ -76,7 +76,7 @@ export class KeySet {
 }
 
 /** FNV-1a over UTF-16 code units. */
-const hashOf = (text: string, from: number, to: number): number => {
+export const hashOf = (text: string, from: number, to: number): number => {
   let h = 0x811c9dc5
   for (let i = from; i < to; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
   return h >>> 0
