@@ -62,10 +62,10 @@ export const loadProducts = (run: RunContext) =>
     return { counts, metadata: yield* document.metadata }
   })
 
-/** A stored payload by lower-cased field name (a CSV header may have been `Transaction_ID`). */
 /** A source database's row as a reject's payload. */
 const copyOf = (raw: RawSale): Record<string, unknown> => ({ ...raw })
 
+/** A stored payload by lower-cased field name (a CSV header may have been `Transaction_ID`). */
 const payloadFields = (payload: unknown): Record<string, unknown> => {
   const out: Record<string, unknown> = {}
   if (typeof payload === "object" && payload !== null) {

@@ -42,9 +42,10 @@ class BatchBuilder<A extends object> {
   private slots: Int32Array
   private readonly rejects: Array<Reject> = []
   private readonly filtered: Record<string, number> = {}
+  /** `expected`: the rows it will likely hold; the table starts sized for at most 8,192 and grows. */
   constructor(private readonly key: (row: A) => string, expected = 8) {
     let size = 16
-    while (size < expected * 2) size *= 2
+    while (size < Math.min(expected, 8192) * 2) size *= 2
     this.slots = new Int32Array(size).fill(-1)
   }
 
