@@ -9,6 +9,7 @@
 #   K=3 pairs; ENV_A / ENV_B: settings for one side, e.g. ENV_A="BATCH_SIZE=2000" bash bench/ab.sh . .
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 [ $# -ge 1 ] || { echo "usage: bash bench/ab.sh A [B] [N]" >&2; exit 2; }
 a=$1 b=${2:-.} n=${3:-1000000} k=${K:-3}
 [[ "$k" =~ ^[1-9][0-9]*$ ]] || { echo "K: expected a whole number ≥ 1, got '$k'" >&2; exit 2; }
@@ -34,18 +35,16 @@ run() { # side root settings: one run, its "wall user peakKB" appended to $tmp/s
   rm -rf "$o" && mkdir -p "$o"
   # shellcheck disable=SC2086
   /usr/bin/time -f "%e %U %M" -o "$o/time" env $3 INPUT_DIR="$data" DATABASE_URL="sqlite:$o/etl.db" OUTPUT_DIR="$o/out" \
-    LOG_DIR="$o/logs" ALERTS_DIR="$o/alerts" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 \
-    "$2/bin/etl.js" run --full-refresh > "$o/stdout" 2>&1 || echo "  ($1 exited non-zero: $o/stdout)" >&2
+    LOG_DIR="$o/logs" ALERTS_DIR="$o/alerts" "$2/bin/etl.js" run --full-refresh > "$o/stdout" 2>&1 || echo "  ($1 exited non-zero: $o/stdout)" >&2
   tail -1 "$o/time" >> "$tmp/$1"
 }
 for ((i = 1; i <= k; i++)); do
   run a "$root_a" "${ENV_A:-}" & run b "$root_b" "${ENV_B:-}" & wait
   echo "pair $i: A $(tail -1 "$tmp/a" | awk '{printf "%.2f s", $1}'), B $(tail -1 "$tmp/b" | awk '{printf "%.2f s", $1}')"
 done
-median() { sort -g | awk '{v[NR]=$1} END {printf "%.2f", (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 for side in a b; do
   label=$([ $side = a ] && echo "A ($a${ENV_A:+, $ENV_A})" || echo "B ($b${ENV_B:+, $ENV_B})")
-  echo "$label: median wall $(cut -d' ' -f1 "$tmp/$side" | median) s, CPU $(cut -d' ' -f2 "$tmp/$side" | median) s, highest peak $(( $(cut -d' ' -f3 "$tmp/$side" | sort -g | tail -1) / 1024 )) MB"
+  echo "$label: median wall $(cut -d' ' -f1 "$tmp/$side" | median) s, CPU $(cut -d' ' -f2 "$tmp/$side" | median) s, highest peak $(( $(cut -d' ' -f3 "$tmp/$side" | highest) / 1024 )) MB"
 done
 wins=$(paste -d' ' "$tmp/a" "$tmp/b" | awk '$4 < $1' | wc -l)
 echo "B was faster in $wins of $k pairs"

@@ -9,6 +9,7 @@
 # loader's, from the medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
 sizes=("${@:-100000 1000000}")
 [ $# -eq 0 ] && sizes=(100000 1000000)
 repeat=${REPEAT:-1}
@@ -33,8 +34,6 @@ measure() { # key command... : appends the wall seconds and peak KB of one run
   walls[$key]+="${t% *} "
   peaks[$key]+="${t#* } "
 }
-median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR]=$1} END {printf "%.2f\n", (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
-highest() { tr ' ' '\n' | grep . | sort -g | tail -1; }
 
 for n in "${sizes[@]}"; do
   dir=bench/data/$n
@@ -44,7 +43,7 @@ for n in "${sizes[@]}"; do
     measure import sqlite3 "$dir/import.db" ".import --csv --skip 1 $dir/sales_transactions.csv sales"
     measure hand node bench/hand-loader.mjs "$dir/sales_transactions.csv" "$dir/hand.db"
     measure etl env INPUT_DIR="$dir" DATABASE_URL="sqlite:$dir/etl.db" OUTPUT_DIR="$dir/out" \
-      LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 bin/etl.js run --full-refresh
+      LOG_DIR="$dir/logs" ALERTS_DIR="$dir/alerts" bin/etl.js run --full-refresh
   done
   hand=$(echo "${walls[hand]}" | median)
   for key in import hand etl; do
