@@ -49,8 +49,11 @@ export interface Dialect {
   readonly jsonObject: (pairs: ReadonlyArray<readonly [string, string]>) => string
   /** Orders text by code point (`T15` before `T3`) whatever the database's locale. */
   readonly binaryCollation: string
-  /** Rounds a money expression half away from zero to cents. */
-  readonly roundMoney: (expr: string) => string
+  /**
+   * A condition: the stored amount is off `expr` rounded half away from zero to cents, by half
+   * a cent or more (validation's computed-value checks).
+   */
+  readonly offTheCent: (stored: string, expr: string) => string
   /** `?` placeholders, rewritten to the dialect's own. */
   readonly placeholders: (sql: string) => string
   /** Rows a write statement affected, from its raw driver result. */
@@ -96,8 +99,14 @@ export const sqlite: Dialect = {
   counting: (sql) => sql,
   jsonObject: (pairs) => `json_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
   binaryCollation: "",
-  // REAL storage may carry a binary tail: nudge away from zero before rounding.
-  roundMoney: (e) => `round(${e} + 0.0000001 * sign(${e}), 2)`,
+  // REAL storage may carry a binary tail: nudge away from zero before rounding. SQLite rounds to
+  // cents by printing and parsing the number, so an amount that is on the cent grid and within
+  // 0.004 of the unrounded value is passed first without it: the only cent within 0.0042 of the
+  // nudged value is its own, so rounding could not move it. (On the grid matters: 14.9875 is
+  // within 0.004 of 14.984445, which rounds to 14.98.) 1M facts: 0.35 → 0.21 s and 0.32 → 0.24 s.
+  offTheCent: (stored, e) =>
+    `NOT (abs(${stored} * 100 - round(${stored} * 100)) < 0.000001 AND abs(${stored} - (${e})) < 0.004)
+     AND abs(${stored} - round(${e} + 0.0000001 * sign(${e}), 2)) >= 0.005`,
   placeholders: (sql) => sql,
   affected: (raw) => Number((raw as { changes?: number }).changes ?? 0),
   decimalParam: toDouble,
@@ -156,7 +165,7 @@ export const postgres: Dialect = {
   counting: (sql) => sql,
   jsonObject: (pairs) => `jsonb_build_object(${pairs.map(([k, v]) => `'${k}', ${v}`).join(", ")})`,
   binaryCollation: ` COLLATE "C"`,
-  roundMoney: (e) => `round(${e}, 2)`,
+  offTheCent: (stored, e) => `abs(${stored} - round(${e}, 2)) >= 0.005`,
   placeholders: (sql) => {
     let n = 0
     return sql.replace(/\?/g, () => `$${++n}`)
@@ -201,7 +210,7 @@ export const mssql: Dialect = {
   jsonObject: (pairs) => `(SELECT ${pairs.map(([k, v]) => `${v} AS [${k}]`).join(", ")} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
   // Every text column is declared with a binary collation (MssqlSchema).
   binaryCollation: "",
-  roundMoney: (e) => `ROUND(${e}, 2)`,
+  offTheCent: (stored, e) => `ABS(${stored} - ROUND(${e}, 2)) >= 0.005`,
   placeholders: (sql) => {
     let n = 0
     return sql.replace(/\?/g, () => `@${++n}`)

@@ -628,9 +628,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL)
         + (SELECT count(*) FROM sales_fact WHERE customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL) AS n`],
     ["total_amount = quantity × unit_price − discount", `SELECT count(*) AS n FROM sales_fact
-        WHERE abs(total_amount - ${d.roundMoney("quantity * unit_price - discount_amount")}) >= 0.005`],
+        WHERE ${d.offTheCent("total_amount", "quantity * unit_price - discount_amount")}`],
     ["commission = total × rate", `SELECT count(*) AS n FROM sales_fact
-        WHERE abs(commission - ${d.roundMoney(`total_amount * CAST(? AS ${d.types.decimal})`)}) >= 0.005`],
+        WHERE ${d.offTheCent("commission", `total_amount * CAST(? AS ${d.types.decimal})`)}`],
     ["value_tier matches total", `SELECT count(*) AS n FROM sales_fact WHERE ${d.distinct("value_tier",
         "CASE WHEN total_amount >= 500 THEN 'High Value' WHEN total_amount >= 100 THEN 'Medium Value' ELSE 'Low Value' END")}`],
     // Customers with facts but no First-time, plus customers with more than one: from the
