@@ -210,7 +210,7 @@ export const mssql: Dialect = {
   jsonObject: (pairs) => `(SELECT ${pairs.map(([k, v]) => `${v} AS [${k}]`).join(", ")} FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`,
   // Every text column is declared with a binary collation (MssqlSchema).
   binaryCollation: "",
-  offTheCent: (stored, e) => `ABS(${stored} - ROUND(${e}, 2)) >= 0.005`,
+  offTheCent: (stored, e) => `abs(${stored} - ROUND(${e}, 2)) >= 0.005`,
   placeholders: (sql) => {
     let n = 0
     return sql.replace(/\?/g, () => `@${++n}`)
