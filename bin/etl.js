@@ -15,8 +15,9 @@
 // --no-allocation-site-pretenuring: V8 moves an allocation site to old space once most of its
 // objects survived a scavenge. The rows of the batch being filled survive one, so the sites that
 // make every row's strings and objects were moved, and each later row was born in old space and
-// died there, collected only by full mark-compacts. 1M, side by side (bench/ab.sh): faster in 3 of
-// 3 pairs, 19.63 s against 22.32 s median, CPU 17.89 s against 20.70 s, the same peak.
+// died there, collected only by full mark-compacts. 1M, side by side (bench/ab.sh), two sets of
+// three pairs: 19.63 s against 22.32 s at the median (3 of 3 faster, CPU 17.89 s against 20.70 s),
+// then, in a faster hour, 15.99 s against 16.38 s (2 of 3); the same peak.
 import { pathToFileURL } from "node:url"
 import { build, bundle, stale } from "./build.js"
 
