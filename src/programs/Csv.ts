@@ -6,7 +6,7 @@
  */
 import { FileSystem } from "@effect/platform"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Chunk, Effect, identity, Option, Stream } from "effect"
 import { SourceError } from "../schema/Errors.js"
 import { Metrics } from "../services/Metrics.js"
 import { makeCsvParser } from "./CsvParser.js"
@@ -68,7 +68,21 @@ export const readCsv = (
   path: string,
   source: string,
   required: ReadonlyArray<string>
-): Stream.Stream<CsvItem, SourceError, FileSystem.FileSystem> =>
+): Stream.Stream<CsvItem, SourceError, FileSystem.FileSystem> => readCsvThrough(path, source, required, identity<Chunk.Chunk<CsvItem>>)
+
+/**
+ * readCsv with `through` applied to each chunk of records where it is parsed, so that only what
+ * `through` returns leaves the step. What a step emits lives long enough to be promoted to V8's
+ * old space: reading 1M sales rows alone, records emitted by the parsing step promoted 430 MB,
+ * against 55-72 MB when the next step's work ran inside it. The sales CSV is parsed, put through
+ * the rules and batched here (Sources): in a 1M run, faster in 5 of 6 pairs side by side.
+ */
+export const readCsvThrough = <B>(
+  path: string,
+  source: string,
+  required: ReadonlyArray<string>,
+  through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>
+): Stream.Stream<B, SourceError, FileSystem.FileSystem> =>
   Stream.suspend(() => {
     const failure = (reason: string, cause?: unknown) =>
       new SourceError({ source, location: path, reason, transient: false, cause })
@@ -110,11 +124,11 @@ export const readCsv = (
         if (header !== undefined) pending.push({ _tag: "Broken", line, raw, reason, header })
       }
     })
-    const drain = (): Effect.Effect<Chunk.Chunk<CsvItem>, SourceError> => {
+    const drain = (): Effect.Effect<Chunk.Chunk<B>, SourceError> => {
       if (headerError !== undefined) return Effect.fail(headerError)
       const out = pending
       pending = []
-      return Effect.succeed(Chunk.unsafeFromArray(out))
+      return Effect.succeed(through(Chunk.unsafeFromArray(out)))
     }
     const end = Effect.suspend(() => {
       parser.write(decode())

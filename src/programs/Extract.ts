@@ -10,13 +10,17 @@ import { Chunk, Effect, Stream } from "effect"
 import { CUSTOMER_COLUMNS } from "../rules/Customers.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
-import { describePlatformError, readCsv, type CsvItem } from "./Csv.js"
+import { describePlatformError, readCsv, readCsvThrough, type CsvItem } from "./Csv.js"
 
 export const extractCustomers = (path: string) => readCsv(path, "customers", CUSTOMER_COLUMNS)
 
 /** The sales CSV: the contract's columns, and `status` when present (absent: all completed). */
 export const extractSalesCsv = (path: string): Stream.Stream<CsvItem, SourceError, FileSystem.FileSystem> =>
   readCsv(path, "sales", SALE_COLUMNS)
+
+/** extractSalesCsv with `through` applied to each chunk of records where it is read (Csv.readCsvThrough). */
+export const extractSalesCsvThrough = <B>(path: string, through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>) =>
+  readCsvThrough(path, "sales", SALE_COLUMNS, through)
 
 /** One element of the `products` array, with its position for error messages. */
 export interface ProductItem {

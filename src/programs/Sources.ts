@@ -2,7 +2,7 @@
  * One program per source: extract → transform → stage, then the set-based
  * merge into its table. A SourceError ends only its own branch.
  */
-import { Chunk, Effect, identity, Option, Stream } from "effect"
+import { Effect, Option, Stream } from "effect"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
@@ -15,11 +15,11 @@ import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse, type SalesMerge, type StagedSale } from "../services/Warehouse.js"
 import type { CsvItem } from "./Csv.js"
-import { extractCustomers, extractProducts, extractSalesCsv } from "./Extract.js"
+import { extractCustomers, extractProducts } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
-import { batched, transformCustomers, transformProducts, transformSale, transformSalesCsv, type Outcome } from "./Transform.js"
+import { batched, salesCsvBatches, transformCustomers, transformProducts, transformSale, type Outcome } from "./Transform.js"
 
 export interface RunContext {
   readonly runId: string
@@ -177,19 +177,16 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
         (read, total) => metrics.bytes("sales", read, total)
       ))))
     }
-    return Stream.concat(retries, inBatches(Option.match(config.files.sourceDatabase, {
-      onNone: () =>
-        extractSalesCsv(path).pipe(
-          owns === undefined ? identity : Stream.mapChunks(Chunk.filter(owns)),
-          Stream.mapChunks(transformSalesCsv(path, pricing))
-        ),
+    return Stream.concat(retries, Option.match(config.files.sourceDatabase, {
+      // Read, transformed and batched in the step that parses each chunk (Csv.readCsvThrough).
+      onNone: () => salesCsvBatches(path, pricing, config.processing.batchSize, saleKey, owns),
       onSome: (db) => {
         const location = `${db.display} sales_transactions`
-        return extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
+        return inBatches(extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
           Stream.map((raw): Outcome<StagedSale> => transformSale(raw, pricing, location, copyOf, raw))
-        )
+        ))
       }
-    })))
+    }))
   }))
 
 /** Reads, transforms and stages sales for `scope` (the whole run by default, or one partition). */

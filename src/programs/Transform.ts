@@ -12,7 +12,7 @@ import { isRefusal, Reject } from "../schema/Reject.js"
 import type { StagedSale } from "../services/Warehouse.js"
 import { hashOf } from "../services/warehouse/KeySet.js"
 import { field, payloadOf, type CsvHeader, type CsvItem } from "./Csv.js"
-import type { ProductItem } from "./Extract.js"
+import { extractSalesCsvThrough, type ProductItem } from "./Extract.js"
 
 export type { Filtered }
 
@@ -102,22 +102,32 @@ export const batchOf = <A extends object>(outcomes: Iterable<Outcome<A>>, key: (
 export const batched = <A extends object>(size: number, key: (row: A) => string) =>
   <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>): Stream.Stream<Batch<A>, E, R> =>
     Stream.suspend(() => {
-      let open = new BatchBuilder(key, size)
-      return outcomes.pipe(
-        Stream.mapChunks((chunk) => {
-          const full: Array<Batch<A>> = []
-          for (const outcome of chunk) {
-            open.add(outcome)
-            if (open.read === size) {
-              full.push(open.build())
-              open = new BatchBuilder(key, size)
-            }
-          }
-          return Chunk.unsafeFromArray(full)
-        }),
-        Stream.concat(Stream.suspend(() => (open.read === 0 ? Stream.empty : Stream.make(open.build()))))
-      )
+      const batches = batcher(size, key)
+      return outcomes.pipe(Stream.mapChunks(batches.add), Stream.concat(Stream.suspend(() => Stream.fromChunk(batches.end()))))
     })
+
+/**
+ * The state of `batched` for one pass over a stream of outcomes: `add` takes the next chunk and
+ * returns the batches it filled, `end` the last, shorter one (if any). A step that makes the
+ * outcomes can batch them itself, so that only batches leave it (Csv.readCsvThrough).
+ */
+export const batcher = <A extends object>(size: number, key: (row: A) => string) => {
+  let open = new BatchBuilder(key, size)
+  return {
+    add: (chunk: Chunk.Chunk<Outcome<A>>): Chunk.Chunk<Batch<A>> => {
+      const full: Array<Batch<A>> = []
+      for (const outcome of chunk) {
+        open.add(outcome)
+        if (open.read === size) {
+          full.push(open.build())
+          open = new BatchBuilder(key, size)
+        }
+      }
+      return Chunk.unsafeFromArray(full)
+    },
+    end: (): Chunk.Chunk<Batch<A>> => (open.read === 0 ? Chunk.empty() : Chunk.of(open.build()))
+  }
+}
 
 /** A CSV item that is not a well-formed row, as a `malformed` reject; `undefined` when it is fine. */
 const malformed = (source: Source, path: string, item: CsvItem, keyColumn: string): Reject | undefined => {
@@ -273,3 +283,22 @@ export const transformSalesCsv = (path: string, pricing: SalePricing) => {
       return transformSale(saleOf(item), pricing, lineOf + item.line, payloadOf, item)
     })
 }
+
+/**
+ * The sales CSV at `path` (the items `keep` keeps, all by default) read, put through the rules and
+ * batched in the step that parses each chunk: only batches leave it (Csv.readCsvThrough).
+ */
+export const salesCsvBatches = (
+  path: string,
+  pricing: SalePricing,
+  size: number,
+  key: (row: StagedSale) => string,
+  keep?: (item: CsvItem) => boolean
+) =>
+  Stream.suspend(() => {
+    const transform = transformSalesCsv(path, pricing)
+    const batches = batcher(size, key)
+    return extractSalesCsvThrough(path, (items) => batches.add(transform(keep === undefined ? items : Chunk.filter(items, keep)))).pipe(
+      Stream.concat(Stream.suspend(() => Stream.fromChunk(batches.end())))
+    )
+  })

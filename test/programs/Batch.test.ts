@@ -3,7 +3,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, FastCheck as fc, Stream } from "effect"
 import { filtered } from "../../src/rules/Sales.js"
 import { Reject } from "../../src/schema/Reject.js"
-import { batched, batchOf, type Outcome } from "../../src/programs/Transform.js"
+import { batched, batchOf, salesCsvBatches, transformSalesCsv, type Outcome } from "../../src/programs/Transform.js"
+import { NodeContext } from "@effect/platform-node"
+import { mkdtempSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { extractSalesCsv } from "../../src/programs/Extract.js"
+import { generate } from "../../src/programs/Generate.js"
+import type { StagedSale } from "../../src/services/Warehouse.js"
 
 interface Row { readonly id: string; readonly copy: number }
 
@@ -59,4 +66,23 @@ describe("batched", () => {
         expect(Chunk.toReadonlyArray(yield* Stream.runCollect(stream))).toEqual(expected)
       })
   )
+})
+
+describe("sales batched where the CSV is read", () => {
+  it.effect("gives the batches of reading, transforming and batching in separate steps, over many reads", () =>
+    Effect.gen(function* () {
+      // 5,000 generated transactions with the dirty mix: about 400 KB, so two reads of 256 KiB.
+      const dir = mkdtempSync(join(tmpdir(), "etl-through-"))
+      yield* generate({ transactions: 5000, outDir: dir, seed: 7 })
+      const path = join(dir, "sales_transactions.csv")
+      const pricing = { window: { from: null, to: null }, costOf: () => ({ units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
+      const key = (r: StagedSale) => r.transaction_id
+      for (const size of [1, 7, 500, 5000, 20_000]) {
+        const separate = yield* Stream.runCollect(batched(size, key)(extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing)))))
+        const fused = yield* Stream.runCollect(salesCsvBatches(path, pricing, size, key))
+        expect(Chunk.toReadonlyArray(fused)).toEqual(Chunk.toReadonlyArray(separate))
+        expect(Chunk.reduce(fused, 0, (n, b) => n + b.read)).toBe(5000)
+        expect(Chunk.some(fused, (b) => b.rejects.length > 0)).toBe(true)
+      }
+    }).pipe(Effect.provide(NodeContext.layer)))
 })
