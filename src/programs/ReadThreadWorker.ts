@@ -11,9 +11,8 @@ import { Cause, Effect, Layer, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
 import { Metrics } from "../services/Metrics.js"
-import { extractSalesCsv } from "./Extract.js"
 import { encodeBatch, type FromReadThread, type ReadThreadInput } from "./ReadThread.js"
-import { batched, transformSalesCsv } from "./Transform.js"
+import { salesCsvBatches } from "./Transform.js"
 
 const input = workerData as ReadThreadInput
 const port = parentPort!
@@ -44,9 +43,7 @@ const pricing = { window: input.window, costOf: (id: string) => costs.get(id), c
 
 const program = Effect.gen(function* () {
   const metrics = yield* Metrics
-  yield* extractSalesCsv(input.path).pipe(
-    Stream.mapChunks(transformSalesCsv(input.path, pricing)),
-    batched(input.batchSize, (r) => r.transaction_id),
+  yield* salesCsvBatches(input.path, pricing, input.batchSize, (r) => r.transaction_id).pipe(
     Stream.runForEach((batch) =>
       Effect.gen(function* () {
         const progress = (yield* metrics.snapshot).sources["sales"]

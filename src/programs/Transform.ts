@@ -101,20 +101,22 @@ export const batchOf = <A extends object>(outcomes: Iterable<Outcome<A>>, key: (
  */
 export const batched = <A extends object>(size: number, key: (row: A) => string) =>
   <E, R>(outcomes: Stream.Stream<Outcome<A>, E, R>): Stream.Stream<Batch<A>, E, R> =>
-    Stream.suspend(() => {
-      const batches = batcher(size, key)
-      return outcomes.pipe(Stream.mapChunks(batches.add), Stream.concat(Stream.suspend(() => Stream.fromChunk(batches.end()))))
-    })
+    batchesFrom(size, key, (add) => Stream.mapChunks(outcomes, add))
 
 /**
- * The state of `batched` for one pass over a stream of outcomes: `add` takes the next chunk and
- * returns the batches it filled, `end` the last, shorter one (if any). A step that makes the
- * outcomes can batch them itself, so that only batches leave it (Csv.readCsvThrough).
+ * The batches of `size` that the stream `fill` makes by handing each chunk of outcomes to `add`
+ * (which returns the batches that chunk filled), then the last, shorter one. The batch being
+ * filled is state of one run of the stream. A step that makes the outcomes can batch them itself,
+ * so that only batches leave it (Csv.readCsvThrough).
  */
-export const batcher = <A extends object>(size: number, key: (row: A) => string) => {
-  let open = new BatchBuilder(key, size)
-  return {
-    add: (chunk: Chunk.Chunk<Outcome<A>>): Chunk.Chunk<Batch<A>> => {
+const batchesFrom = <A extends object, E, R>(
+  size: number,
+  key: (row: A) => string,
+  fill: (add: (chunk: Chunk.Chunk<Outcome<A>>) => Chunk.Chunk<Batch<A>>) => Stream.Stream<Batch<A>, E, R>
+): Stream.Stream<Batch<A>, E, R> =>
+  Stream.suspend(() => {
+    let open = new BatchBuilder(key, size)
+    const add = (chunk: Chunk.Chunk<Outcome<A>>): Chunk.Chunk<Batch<A>> => {
       const full: Array<Batch<A>> = []
       for (const outcome of chunk) {
         open.add(outcome)
@@ -124,10 +126,9 @@ export const batcher = <A extends object>(size: number, key: (row: A) => string)
         }
       }
       return Chunk.unsafeFromArray(full)
-    },
-    end: (): Chunk.Chunk<Batch<A>> => (open.read === 0 ? Chunk.empty() : Chunk.of(open.build()))
-  }
-}
+    }
+    return fill(add).pipe(Stream.concat(Stream.suspend(() => (open.read === 0 ? Stream.empty : Stream.make(open.build())))))
+  })
 
 /** A CSV item that is not a well-formed row, as a `malformed` reject; `undefined` when it is fine. */
 const malformed = (source: Source, path: string, item: CsvItem, keyColumn: string): Reject | undefined => {
@@ -294,11 +295,8 @@ export const salesCsvBatches = (
   size: number,
   key: (row: StagedSale) => string,
   keep?: (item: CsvItem) => boolean
-) =>
-  Stream.suspend(() => {
-    const transform = transformSalesCsv(path, pricing)
-    const batches = batcher(size, key)
-    return extractSalesCsvThrough(path, (items) => batches.add(transform(keep === undefined ? items : Chunk.filter(items, keep)))).pipe(
-      Stream.concat(Stream.suspend(() => Stream.fromChunk(batches.end())))
-    )
-  })
+) => {
+  const transform = transformSalesCsv(path, pricing)
+  return batchesFrom(size, key, (add) =>
+    extractSalesCsvThrough(path, (items) => add(transform(keep === undefined ? items : Chunk.filter(items, keep)))))
+}
