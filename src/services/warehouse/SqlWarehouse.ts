@@ -616,23 +616,37 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     Effect.mapError((e) => new WarehouseError({ operation: "migrate", reason: e.message, transient: false, cause: e }))
   )
 
-  // Computed values are checked to the cent.
   // The orphan checks look each distinct key up once, read off the key's index, instead of once per
   // fact: 1M facts, 50k customers, 0.25 s → 0.09 s (customers) and 0.19 s → 0.05 s (products).
   const orphanFacts = (key: string, missing: string) =>
     `SELECT coalesce(sum(s.n), 0) AS n FROM (SELECT ${key}, count(*) AS n FROM sales_fact GROUP BY ${key}) s WHERE ${missing}`
-  const checks: ReadonlyArray<readonly [string, string]> = [
+  const tier = "CASE WHEN total_amount >= 500 THEN 'High Value' WHEN total_amount >= 100 THEN 'Medium Value' ELSE 'Low Value' END"
+  /**
+   * The checks each fact passes or fails on its own row, as 1 for a failing row: counted in one
+   * pass over sales_fact (1M on SQLite: 0.35 s, against 0.46 s in a pass each). Computed values
+   * are checked to the cent. The tier is compared with `=` (the column is NOT NULL): SQL Server
+   * sums no expression that holds a subquery, which its IS DISTINCT FROM (Dialect.distinct) does.
+   */
+  const factFailures: ReadonlyArray<readonly [string, string]> = [
+    ["required columns", "CASE WHEN customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL THEN 1 ELSE 0 END"],
+    ["total_amount = quantity × unit_price − discount",
+      `CASE WHEN ${d.offTheCent("total_amount", "quantity * unit_price - discount_amount")} THEN 1 ELSE 0 END`],
+    ["commission = total × rate",
+      `CASE WHEN ${d.offTheCent("commission", `total_amount * CAST(? AS ${d.types.decimal})`)} THEN 1 ELSE 0 END`],
+    ["value_tier matches total", `CASE WHEN value_tier = ${tier} THEN 0 ELSE 1 END`]
+  ]
+  const factCounts = `SELECT ${factFailures.map(([, failing], i) => `coalesce(sum(${failing}), 0) AS n${i}`).join(",\n    ")}
+    FROM sales_fact`
+  /** Every check in the order a run reports them: a fact check's count comes from factCounts. */
+  const checks: ReadonlyArray<readonly [string, string | null]> = [
     ["orphan facts (customer)", orphanFacts("customer_id", noCustomer)],
     ["orphan facts (product)", orphanFacts("product_id", noProduct)],
+    // Its facts' part is counted with the other fact checks.
     ["required columns", `SELECT (SELECT count(*) FROM customer_dim WHERE segment IS NULL)
-        + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL)
-        + (SELECT count(*) FROM sales_fact WHERE customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL) AS n`],
-    ["total_amount = quantity × unit_price − discount", `SELECT count(*) AS n FROM sales_fact
-        WHERE ${d.offTheCent("total_amount", "quantity * unit_price - discount_amount")}`],
-    ["commission = total × rate", `SELECT count(*) AS n FROM sales_fact
-        WHERE ${d.offTheCent("commission", `total_amount * CAST(? AS ${d.types.decimal})`)}`],
-    ["value_tier matches total", `SELECT count(*) AS n FROM sales_fact WHERE ${d.distinct("value_tier",
-        "CASE WHEN total_amount >= 500 THEN 'High Value' WHEN total_amount >= 100 THEN 'Medium Value' ELSE 'Low Value' END")}`],
+        + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL) AS n`],
+    ["total_amount = quantity × unit_price − discount", null],
+    ["commission = total × rate", null],
+    ["value_tier matches total", null],
     // Customers with facts but no First-time, plus customers with more than one: from the
     // customer index and the partial First-time index, without reading every fact.
     ["one First-time per customer", `SELECT (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM sales_fact) a)
@@ -918,10 +932,18 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [l.runId, l.source, l.target, l.recordsIn, l.recordsOut, l.recordsRejected, l.startedAt, l.finishedAt]
         ), { discard: true }).pipe(inTransaction, Effect.mapError(warehouseError("record lineage"))),
     validate: (rate) =>
-      Effect.forEach(checks, ([check, text]) =>
-        count(text, each(text, rate)).pipe(
-          Effect.map((n) => ({ check, passed: n === 0, detail: n === 0 ? "ok" : `${n} row(s) fail` }))
-        )).pipe(Effect.mapError(warehouseError("validate"))),
+      Effect.gen(function* () {
+        const [counted = {}] = (yield* exec(factCounts, each(factCounts, rate))) as ReadonlyArray<Record<string, number | string | null>>
+        const ofFacts = (check: string) => {
+          const i = factFailures.findIndex(([name]) => name === check)
+          return i === -1 ? 0 : Number(counted[`n${i}`] ?? 0)
+        }
+        return yield* Effect.forEach(checks, ([check, text]) =>
+          (text === null ? Effect.succeed(0) : count(text)).pipe(
+            Effect.map((elsewhere) => elsewhere + ofFacts(check)),
+            Effect.map((n) => ({ check, passed: n === 0, detail: n === 0 ? "ok" : `${n} row(s) fail` }))
+          ))
+      }).pipe(Effect.mapError(warehouseError("validate"))),
     clearStaging: (runId) =>
       Effect.forEach(
         ["etl_stage_customers", "etl_stage_products", "etl_stage_sales"],
