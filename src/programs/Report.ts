@@ -4,7 +4,8 @@
  * aligned table on the console.
  */
 import { FileSystem } from "@effect/platform"
-import { Console, Effect } from "effect"
+import type { PlatformError } from "@effect/platform/Error"
+import { Console, Effect, Stream } from "effect"
 import { OutputError } from "../schema/Errors.js"
 import type { OpenReject, ValidationFinding } from "../services/Warehouse.js"
 import type { MetricsSnapshot } from "../services/Metrics.js"
@@ -57,23 +58,24 @@ const payloadOf = (r: OpenReject): Record<string, unknown> => {
   }
 }
 
-/** The raw columns of a set of rejects, in the order they first appear. */
-const rawColumnsOf = (rejects: ReadonlyArray<OpenReject>, into: Set<string> = new Set()) => {
-  for (const r of rejects) for (const c of Object.keys(payloadOf(r))) if (!FIXED.includes(c)) into.add(c)
+/** Adds the raw columns of a set of payloads to `into`, in the order they first appear. */
+const rawColumnsOf = (payloads: ReadonlyArray<Record<string, unknown>>, into: Set<string> = new Set()) => {
+  for (const p of payloads) for (const c of Object.keys(p)) if (!FIXED.includes(c)) into.add(c)
   return into
 }
 
 const csvHeader = (raw: Iterable<string>) => [...FIXED, ...raw].map(csvField).join(",") + "\n"
-const csvLines = (rejects: ReadonlyArray<OpenReject>, raw: ReadonlyArray<string>) =>
-  rejects.map((r) => {
-    const p = payloadOf(r)
+const csvLines = (rejects: ReadonlyArray<OpenReject>, payloads: ReadonlyArray<Record<string, unknown>>, raw: ReadonlyArray<string>) =>
+  rejects.map((r, i) => {
+    const p = payloads[i]!
     return [r.source, r.recordKey, r.category, r.reason, r.location, r.attempts, ...raw.map((c) => p[c])].map(csvField).join(",") + "\n"
   }).join("")
 
 /** The failed-records CSV: fixed columns, then every raw field any reject carried. */
 export const failedRecordsCsv = (rejects: ReadonlyArray<OpenReject>): string => {
-  const raw = [...rawColumnsOf(rejects)]
-  return csvHeader(raw) + csvLines(rejects, raw)
+  const payloads = rejects.map(payloadOf)
+  const raw = [...rawColumnsOf(payloads)]
+  return csvHeader(raw) + csvLines(rejects, payloads, raw)
 }
 
 const writeFile = (path: string, content: string) =>
@@ -92,10 +94,40 @@ export const writeSummary = (outputDir: string, summary: RunSummary) =>
 // 163 MB at that point with 1,000; no slower).
 const PAGE = 1000
 
+const QUOTE = 0x22
+const NEWLINE = 0x0a
+
 /**
- * Writes `OUTPUT_DIR/failed_records_<run_id>.csv` from the warehouse in pages
- * of 1,000 rejects: once to learn every raw column, once to write, so a run
- * with millions of rejects never holds them all.
+ * CSV text of records `extra` fields short, with an empty field added at the end of each: a
+ * record ends at a line break outside quotes (csvField quotes a field that holds one). Fed the
+ * text in chunks, from the start of a record.
+ */
+export const padRecords = (extra: number) => {
+  const pad = new TextEncoder().encode(",".repeat(extra))
+  let quoted = false
+  return (chunk: Uint8Array): Uint8Array => {
+    const pieces: Array<Uint8Array> = []
+    let from = 0
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!
+      if (byte === QUOTE) quoted = !quoted
+      else if (byte === NEWLINE && !quoted) {
+        pieces.push(chunk.subarray(from, i), pad)
+        from = i
+      }
+    }
+    if (pieces.length === 0) return chunk
+    pieces.push(chunk.subarray(from))
+    return Buffer.concat(pieces)
+  }
+}
+
+/**
+ * Writes `OUTPUT_DIR/failed_records_<run_id>.csv` from the warehouse, reading
+ * it once in pages of 1,000 rejects, so a run with millions of rejects never
+ * holds them all. Each page's lines go to a part file with the raw columns
+ * known so far; the file is then the header and the part file, the lines
+ * written before a column first appeared given an empty field for it.
  */
 export const writeFailedRecords = <E>(
   outputDir: string,
@@ -103,24 +135,44 @@ export const writeFailedRecords = <E>(
   page: (after: number, limit: number) => Effect.Effect<ReadonlyArray<OpenReject & { readonly id: number }>, E>
 ) => {
   const path = `${outputDir}/failed_records_${runId}.csv`
-  const pages = <A>(f: (rows: ReadonlyArray<OpenReject>) => Effect.Effect<A, E | OutputError>) =>
-    Effect.iterate({ after: 0, more: true }, {
-      while: (s) => s.more,
-      body: ({ after }) =>
-        Effect.flatMap(page(after, PAGE), (rows) =>
-          Effect.as(f(rows), { after: rows.at(-1)?.id ?? after, more: rows.length === PAGE }))
-    })
+  const part = `${path}.part`
+  const failed = (e: PlatformError) => new OutputError({ path, reason: e.message, cause: e })
   return Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const raw = new Set<string>()
-    yield* pages((rows) => Effect.sync(() => rawColumnsOf(rows, raw)))
-    const columns = [...raw]
-    yield* writeFile(path, csvHeader(columns))
-    yield* pages((rows) =>
-      fs.writeFileString(path, csvLines(rows, columns), { flag: "a" }).pipe(
-        Effect.mapError((e) => new OutputError({ path, reason: e.message, cause: e }))
-      ))
-  })
+    // The part file's runs of lines of one width: how many raw columns, and the byte each ends at.
+    const runs: Array<{ readonly columns: number; end: number }> = []
+    let bytes = 0
+    yield* writeFile(part, "")
+    yield* Effect.iterate({ after: 0, more: true }, {
+      while: (s) => s.more,
+      body: ({ after }) =>
+        Effect.flatMap(page(after, PAGE), (rows) => {
+          const payloads = rows.map(payloadOf)
+          rawColumnsOf(payloads, raw)
+          const lines = new TextEncoder().encode(csvLines(rows, payloads, [...raw]))
+          bytes += lines.length
+          const last = runs.at(-1)
+          if (last?.columns === raw.size) last.end = bytes
+          else if (lines.length > 0) runs.push({ columns: raw.size, end: bytes })
+          return Effect.as(fs.writeFile(part, lines, { flag: "a" }).pipe(Effect.mapError(failed)),
+            { after: rows.at(-1)?.id ?? after, more: rows.length === PAGE })
+        })
+    })
+    yield* writeFile(path, csvHeader(raw))
+    let start = 0
+    for (const { columns, end } of runs) {
+      const text = fs.stream(part, { offset: start, bytesToRead: end - start })
+      yield* (columns === raw.size ? text : Stream.map(text, padRecords(raw.size - columns))).pipe(
+        Stream.run(fs.sink(path, { flag: "a" })),
+        Effect.mapError(failed)
+      )
+      start = end
+    }
+  }).pipe(
+    // Gone whether the file was written or not.
+    Effect.ensuring(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(part)).pipe(Effect.ignore))
+  )
 }
 
 /**

@@ -2,10 +2,11 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { writeFailedRecords } from "../../src/programs/Report.js"
+import { makeCsvParser } from "../../src/programs/CsvParser.js"
+import { padRecords, writeFailedRecords } from "../../src/programs/Report.js"
 import type { OpenReject } from "../../src/services/Warehouse.js"
 
 describe("failed records", () => {
@@ -30,9 +31,48 @@ describe("failed records", () => {
         expect(lines).toHaveLength(12_002)
         expect(lines[1]).toBe("sales,T0,validation,quantity must be at least 1,sales.csv line 2,1,T0,0,")
         expect(lines.at(-1)).toBe(`sales,T12000,validation,quantity must be at least 1,sales.csv line 12002,1,T12000,,"x,y"`)
-        // Two passes of 13 pages of at most 1,000, every page after the last id of the one before.
-        const pass = Array.from({ length: 13 }, (_, i) => i * 1000)
-        expect(asked).toEqual([...pass, ...pass])
+        // One pass of 13 pages of at most 1,000, every page after the last id of the one before.
+        expect(asked).toEqual(Array.from({ length: 13 }, (_, i) => i * 1000))
+        expect(readdirSync(dir)).toEqual(["failed_records_run-1.csv"])
       }))
+
+    it.effect("gives every record the header's fields when a column first appears pages later", () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "etl-report-"))
+        // Values that hold the separator, quotes and line breaks, in the lines written before the
+        // late columns appear (3,500 rejects: three pages and a half).
+        const tricky = ["a,b", 'say "hi"', "two\nlines", "cr\r\nlf", '"', ""]
+        const payload = (i: number) =>
+          i < 1500 ? { transaction_id: `T${i}`, note: tricky[i % tricky.length] }
+          : i < 2500 ? { transaction_id: `T${i}`, note: tricky[i % tricky.length], status: `s${i}` }
+          : { transaction_id: `T${i}`, late: `x\n${i}` }
+        const all = Array.from({ length: 3500 }, (_, i) => ({
+          id: i + 1, source: "sales" as const, recordKey: `T${i}`, category: "validation" as const, reason: i % 2 === 0 ? 'a "quoted" reason' : "plain",
+          location: null, attempts: 1, payload: JSON.stringify(payload(i))
+        }))
+        yield* writeFailedRecords(dir, "run-2", (after, limit) => Effect.sync(() => all.filter((r) => r.id > after).slice(0, limit)))
+        const records: Array<Array<string>> = []
+        const parser = makeCsvParser({ record: (fields) => records.push(fields), broken: (raw) => records.push(["broken", raw]) })
+        parser.write(readFileSync(join(dir, "failed_records_run-2.csv"), "utf8"))
+        parser.end()
+        const header = ["source", "record_key", "category", "reason", "location", "attempts", "transaction_id", "note", "status", "late"]
+        expect(records[0]).toEqual(header)
+        // Every reject once, in order, each with exactly the header's fields and its own values.
+        expect(records.slice(1)).toEqual(all.map((r, i) => {
+          const p = payload(i) as Record<string, string>
+          return ["sales", r.recordKey, "validation", r.reason, "", "1", ...header.slice(6).map((c) => p[c] ?? "")]
+        }))
+      }))
+  })
+
+  it("pads each record, wherever the text is cut into chunks", () => {
+    const text = 'a,"x\ny",1\n"say ""hi""",b,2\n"\n",,3\n'
+    const expected = 'a,"x\ny",1,,\n"say ""hi""",b,2,,\n"\n",,3,,\n'
+    const bytes = new TextEncoder().encode(text)
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const pad = padRecords(2)
+      const out = [pad(bytes.subarray(0, cut)), pad(bytes.subarray(cut))]
+      expect(new TextDecoder().decode(Buffer.concat(out))).toBe(expected)
+    }
   })
 })
