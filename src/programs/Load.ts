@@ -11,7 +11,7 @@ import { Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
-import { Warehouse } from "../services/Warehouse.js"
+import { locationOf, Warehouse, type StagedSale } from "../services/Warehouse.js"
 import { batched, type Batch, type Outcome } from "./Transform.js"
 
 export interface LoadTarget<A> {
@@ -49,6 +49,13 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
     )
   )
 
+/** A refused row's location and payload, a sale's location written out (StagedSale.line). */
+const locatedPayload = (row: object): { readonly location: string | null; readonly payload: Record<string, unknown> } => {
+  const { line, ...fields } = row as Record<string, unknown>
+  const location = line === undefined ? fields.location : locationOf(row as StagedSale)
+  return { location: typeof location === "string" ? location : null, payload: { ...fields, ...(line === undefined ? {} : { location }) } }
+}
+
 /**
  * Stages batches under `stageId` (the run's id, or one partition's) and records
  * rejects as seen by run `runId`. Batches come from `loadOutcomes` below, or
@@ -73,8 +80,7 @@ export const loadBatches = <A extends object>(runId: string, target: LoadTarget<
                 record_key: target.key(row),
                 category: "constraint",
                 reason: `the warehouse refused the record: ${(error as { reason?: string }).reason ?? error.message}`,
-                location: (row as { readonly location?: string | null }).location ?? null,
-                payload: { ...(row as Record<string, unknown>) }
+                ...locatedPayload(row)
               })
             )
             const rejects = [...refusedByRules, ...refused]

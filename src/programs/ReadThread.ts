@@ -22,7 +22,7 @@ import { Worker } from "node:worker_threads"
 import type { DateWindow } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import { Reject } from "../schema/Reject.js"
-import type { StagedSale } from "../services/Warehouse.js"
+import { locationOf, type StagedSale } from "../services/Warehouse.js"
 import type { Batch } from "./Transform.js"
 
 /** What the worker is given. */
@@ -77,11 +77,11 @@ const WIDTH = 14
 /** Whether a text of the row could hold the separator (the rest are made by the rules). */
 const holdsSeparator = (s: StagedSale): boolean =>
   s.transaction_id.includes(SEPARATOR) || s.customer_id.includes(SEPARATOR) || s.product_id.includes(SEPARATOR) ||
-  (s.sales_rep_id?.includes(SEPARATOR) ?? false) || (s.location?.includes(SEPARATOR) ?? false)
+  (s.sales_rep_id?.includes(SEPARATOR) ?? false) || (locationOf(s)?.includes(SEPARATOR) ?? false)
 
 const asArray = (s: StagedSale) => [
   s.transaction_id, s.customer_id, s.product_id, s.quantity, s.unit_price, s.discount_amount, s.total_amount,
-  s.cost_amount, s.profit_margin, s.commission, s.value_tier, s.transaction_date, s.sales_rep_id, s.location
+  s.cost_amount, s.profit_margin, s.commission, s.value_tier, s.transaction_date, s.sales_rep_id, locationOf(s)
 ]
 
 const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string } | { readonly json: string } => {
@@ -93,7 +93,7 @@ const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string 
     joined += (r === 0 ? "" : SEPARATOR) + s.transaction_id + SEPARATOR + s.customer_id + SEPARATOR + s.product_id + SEPARATOR +
       s.quantity + SEPARATOR + s.unit_price + SEPARATOR + s.discount_amount + SEPARATOR + s.total_amount + SEPARATOR +
       (s.cost_amount ?? "") + SEPARATOR + (s.profit_margin ?? "") + SEPARATOR + s.commission + SEPARATOR + s.value_tier +
-      SEPARATOR + s.transaction_date + SEPARATOR + (s.sales_rep_id ?? "") + SEPARATOR + (s.location ?? "")
+      SEPARATOR + s.transaction_date + SEPARATOR + (s.sales_rep_id ?? "") + SEPARATOR + (locationOf(s) ?? "")
   }
   return { joined }
 }

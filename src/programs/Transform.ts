@@ -251,7 +251,8 @@ export const transformSale = <S>(
   pricing: SalePricing,
   location: string,
   payload: (source: S) => Record<string, unknown>,
-  source: S
+  source: S,
+  line?: number
 ): Outcome<StagedSale> => {
   const result = processSale(raw, pricing)
   if (isRefusal(result)) {
@@ -261,15 +262,17 @@ export const transformSale = <S>(
       record_key: key === "" ? null : key,
       category: result.category,
       reason: result.reason,
-      location,
+      location: line === undefined ? location : location + line,
       payload: payload(source)
     })
   }
   if ("_tag" in result) return result.why === "status" ? FILTERED_STATUS : FILTERED_WINDOW
   // The row processSale just made, given its location in place: a copy per row costs
-  // more than the rules that fill it.
-  const row: SaleRow & { location?: string } = result
+  // more than the rules that fill it. A CSV row's stays the text before its line number and
+  // the number (StagedSale.line), written out only where it is needed.
+  const row: SaleRow & { location?: string; line?: number } = result
   row.location = location
+  if (line !== undefined) row.line = line
   return row as StagedSale
 }
 
@@ -281,7 +284,7 @@ export const transformSalesCsv = (path: string, pricing: SalePricing) => {
       if (bad !== undefined || item._tag === "Broken") return bad!
       // Only completed transactions are processed; no status column means all are.
       if (item.header.index.has("status") && !isCompleted(field(item, "status"))) return FILTERED_STATUS
-      return transformSale(saleOf(item), pricing, lineOf + item.line, payloadOf, item)
+      return transformSale(saleOf(item), pricing, lineOf, payloadOf, item, item.line)
     })
 }
 

@@ -48,6 +48,27 @@ describe("loading", () => {
       expect(summary.changes.sales_fact).toMatchObject({ inserted: 8, referential: 1 })
     }).pipe(Effect.provide(faulty(0))))
 
+  it.effect("gives a refused sale its location and its fields as the payload", () =>
+    Effect.gen(function* () {
+      const summary = yield* runPipeline(full)
+      expect(summary.sources.sales).toMatchObject({ read: 9, rejected: 1, rejectedBy: { constraint: 1 } })
+      const sql = yield* SqlClient.SqlClient
+      const [reject] = yield* sql<{ location: string; payload: string }>`SELECT location, payload FROM etl_rejects WHERE record_key = 'T6'`
+      expect(reject!.location).toMatch(/\/sales_transactions\.csv line 8$/)
+      expect(JSON.parse(reject!.payload)).toMatchObject({ transaction_id: "T6", customer_id: "C6", total_amount: "10.00", location: reject!.location })
+      expect(Object.keys(JSON.parse(reject!.payload))).not.toContain("line")
+    }).pipe(Effect.provide(Layer.effect(
+      Warehouse,
+      Effect.map(Warehouse, (real) => ({
+        ...real,
+        // Staged, not written directly, so that staging can refuse T6 as a constraint would.
+        loadFactsDirectly: () => Effect.succeedNone,
+        stageSales: (runId, rows) => rows.some((r) => r.transaction_id === "T6")
+          ? Effect.fail(new WarehouseError({ operation: "stage sales", reason: "CHECK constraint failed: T6", transient: false }))
+          : real.stageSales(runId, rows)
+      }))
+    ).pipe(Layer.provideMerge(TestLayer.layer({ ...fixture.settings, BATCH_SIZE: "4" }))))))
+
   // Live clock: these are about outcomes; the retry timings are tested with TestClock in Resilience.test.ts.
   it.live("retries transient failures and then succeeds", () =>
     Effect.gen(function* () {

@@ -4,6 +4,7 @@
  * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
  */
 import type { SaleRow } from "../../schema/Records.js"
+import { locateSales, type StagedSale } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { mssqlPartitions, mssqlWarehouse } from "./MssqlSchema.js"
 
@@ -58,12 +59,18 @@ export const TABLES = {
   sales: { stage: "etl_stage_sales", target: "sales_fact", staged: [...SALE_COLUMNS, "location"], columns: SALE_COLUMNS, key: "transaction_id" }
 } as const
 
-/** The port's three staging operations from one dialect's `stage(operation, table, columns)`. */
-export const stagingFrom = <F>(stage: (operation: string, table: string, columns: ReadonlyArray<string>) => F) => ({
-  stageCustomers: stage("stage customers", TABLES.customers.stage, TABLES.customers.staged),
-  stageProducts: stage("stage products", TABLES.products.stage, TABLES.products.staged),
-  stageSales: stage("stage sales", TABLES.sales.stage, TABLES.sales.staged)
-})
+/**
+ * The port's three staging operations from one dialect's `stage(operation, table, columns)`. Staged
+ * sales have their locations written out first (locateSales), whatever the dialect.
+ */
+export const stagingFrom = <R>(stage: (operation: string, table: string, columns: ReadonlyArray<string>) => (runId: string, rows: ReadonlyArray<object>) => R) => {
+  const stageSales = stage("stage sales", TABLES.sales.stage, TABLES.sales.staged)
+  return {
+    stageCustomers: stage("stage customers", TABLES.customers.stage, TABLES.customers.staged),
+    stageProducts: stage("stage products", TABLES.products.stage, TABLES.products.staged),
+    stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => stageSales(runId, locateSales(rows))
+  }
+}
 
 /** The port's two dimension merges from one dialect's `merge(source, table, stageTable, columns, key)`. */
 export const dimensionMergesFrom = <F>(
