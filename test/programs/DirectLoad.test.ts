@@ -37,6 +37,7 @@ const contents = Effect.gen(function* () {
                         cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
                       FROM sales_fact ORDER BY transaction_id`,
     openRejects: rejects.map((r) => ({ ...r, payload: payloadOf(r.payload) })),
+    stamps: yield* sql`SELECT run_id, created_date, count(*) AS n FROM sales_fact GROUP BY run_id, created_date`,
     indexes: (yield* sql<{ name: string }>`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sales_fact' ORDER BY name`)
       .map((r) => r.name)
   }
@@ -131,6 +132,10 @@ describe("a first load straight into the fact table", () => {
       expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
       expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940002", quantity: 4 }))
       expect(direct.contents.indexes).toEqual(staged.contents.indexes)
+      // Every fact carries the run that loaded it and when (the direct load writes both into its statement's text).
+      for (const { summary, contents } of [direct, staged]) {
+        expect(contents.stamps).toEqual([{ run_id: summary.run_id, created_date: summary.started_at, n: contents.facts.length }])
+      }
       expect(direct.summary.changes).toEqual(staged.summary.changes)
       expect(direct.summary.quality).toEqual(staged.summary.quality)
       expect(direct.summary.records).toEqual(staged.summary.records)

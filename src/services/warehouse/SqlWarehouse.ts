@@ -61,6 +61,9 @@ export const statementSlices = <A>(rows: ReadonlyArray<A>): ReadonlyArray<Readon
   return out
 }
 
+/** A text as an SQL string literal. */
+const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
+
 /** A statement text per row count, made once. */
 const textsBySize = (text: (rows: number) => string) => {
   const texts = new Map<number, string>()
@@ -417,12 +420,17 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       return { statusChanges: demoted + promoted, olderMoving }
     })
 
-  /** The upsert of a direct load's facts, `rows` at a time: a key written again is replaced. */
-  const factUpsert = (rows: number) =>
-    `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
-     VALUES ${Array.from({ length: rows }, () => `(${SALE_COLUMNS.map(() => "?").join(",")},'Repeat',?,${ts})`).join(",")}
+  /**
+   * The upsert of a direct load's facts, `rows` at a time: a key written again is replaced. The run
+   * id and the load's timestamp, the same for every fact, are in the text: a text value bound costs
+   * SQLite a copy of it and better-sqlite3 another (about 70 ns each, 0.13 s of a million facts).
+   */
+  const factUpsert = (runId: string, now: string) => (rows: number) => {
+    const fixed = `'Repeat',${literal(runId)},${ts.replace("?", literal(now))}`
+    return `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
+     VALUES ${Array.from({ length: rows }, () => `(${SALE_COLUMNS.map(() => "?").join(",")},${fixed})`).join(",")}
      ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`
-  const upsertText = textsBySize(factUpsert)
+  }
   const deleteText = textsBySize((rows) => `DELETE FROM sales_fact WHERE transaction_id IN (${Array.from({ length: rows }, () => "?").join(",")})`)
   const staging = stagingFrom(stage)
 
@@ -436,8 +444,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     // One parameter array per statement size, filled again for every statement: SQLite binds the
     // values before the statement returns.
     const paramsBySize = new Map<number, Array<unknown>>()
+    let upserts: { readonly runId: string; readonly text: (rows: number) => string } | undefined
     return (runId: string, rows: ReadonlyArray<StagedSale>) =>
       Effect.gen(function* () {
+        if (upserts?.runId !== runId) upserts = { runId, text: textsBySize(factUpsert(runId, now)) }
         const known: Array<StagedSale> = []
         const orphans: Array<StagedSale> = []
         for (const row of rows) (customers.has(row.customer_id) && products.has(row.product_id) ? known : orphans).push(row)
@@ -446,14 +456,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // whole when it is split up to find a refused row (the upsert is idempotent).
         for (const slice of statementSlices(known)) {
           let params = paramsBySize.get(slice.length)
-          if (params === undefined) paramsBySize.set(slice.length, params = new Array<unknown>(slice.length * (SALE_COLUMNS.length + 2)))
+          if (params === undefined) paramsBySize.set(slice.length, params = new Array<unknown>(slice.length * SALE_COLUMNS.length))
           let at = 0
-          for (const row of slice) {
-            at = writeSaleValues(params, at, row, d.decimalParam)
-            params[at++] = runId
-            params[at++] = now
-          }
-          yield* execInTransaction(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
+          for (const row of slice) at = writeSaleValues(params, at, row, d.decimalParam)
+          yield* execInTransaction(upserts.text(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
         for (const slice of statementSlices(orphans)) {
