@@ -83,9 +83,12 @@ const commonTransactionDate = (text: string): string | undefined | null => {
     if (h < 0 || min < 0 || s < 0) return null
     if (h >= 24 || min >= 60 || s >= 60) return undefined
   }
+  // Rows come in date order: the day of the row before, when it is this one's, instead of a copy.
+  if (lastDay !== "" && text.startsWith(lastDay)) return lastDay
   if (!isCalendarDate(c1 * 100 + c2, month, day)) return undefined
-  return text.length === 10 ? text : text.slice(0, 10)
+  return (lastDay = text.length === 10 ? text : text.slice(0, 10))
 }
+let lastDay = ""
 
 /** A transaction date: an accepted date, optionally followed by a time of day. */
 export const parseTransactionDate = (raw: string): string | undefined => {
