@@ -38,6 +38,8 @@ const contents = Effect.gen(function* () {
                       FROM sales_fact ORDER BY transaction_id`,
     openRejects: rejects.map((r) => ({ ...r, payload: payloadOf(r.payload) })),
     stamps: yield* sql`SELECT run_id, created_date, count(*) AS n FROM sales_fact GROUP BY run_id, created_date`,
+    // The index builds sort in a smaller cache (Dialect.indexBuild) and give the connection its own back.
+    cacheSize: (yield* sql<{ cache_size: number }>`PRAGMA cache_size`)[0]!.cache_size,
     indexes: (yield* sql<{ name: string }>`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sales_fact' ORDER BY name`)
       .map((r) => r.name)
   }
@@ -132,6 +134,7 @@ describe("a first load straight into the fact table", () => {
       expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
       expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940002", quantity: 4 }))
       expect(direct.contents.indexes).toEqual(staged.contents.indexes)
+      expect([direct.contents.cacheSize, staged.contents.cacheSize]).toEqual([-8192, -8192])
       // Every fact carries the run that loaded it and when (the direct load writes both into its statement's text).
       for (const { summary, contents } of [direct, staged]) {
         expect(contents.stamps).toEqual([{ run_id: summary.run_id, created_date: summary.started_at, n: contents.facts.length }])

@@ -71,7 +71,12 @@ export interface Dialect {
   readonly setup: ReadonlyArray<string>
   /** Run before and after a first load's transaction (outside it; direct or merged into an empty fact table), if anything. */
   readonly bulkLoad: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
+  /** Run before and after building the fact table's indexes after a bulk load, if anything. */
+  readonly indexBuild: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
 }
+
+/** SQLite's page cache of 8 MiB, set per connection (see the dialect's setup) and again after an index build. */
+const SQLITE_CACHE = "PRAGMA cache_size = -8192"
 
 export const sqlite: Dialect = {
   kind: "sqlite",
@@ -124,7 +129,7 @@ export const sqlite: Dialect = {
     // builds each sorted in 32 MiB beside a full 32 MiB cache); 1M first load 13.4-14.1 s either
     // way, 159-163 MB against 183-189. (Before staging appended, 16 MiB had made
     // the 10M merge 40 s slower.)
-    "PRAGMA cache_size = -8192"
+    SQLITE_CACHE
   ],
   // A first load writes every page new: under a rollback journal they go once into the file
   // (the journal keeps only the few pages that existed), where WAL writes them twice, into the
@@ -137,7 +142,11 @@ export const sqlite: Dialect = {
   bulkLoad: {
     before: ["PRAGMA journal_mode = DELETE", "PRAGMA synchronous = FULL", "PRAGMA foreign_keys = OFF"],
     after: ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_mode = WAL"]
-  }
+  },
+  // SQLite sorts an index's keys in runs the size of the page cache, then merges them: runs of 2 MiB
+  // sort within the processor's caches. The three index builds: 1M facts 0.96-0.97 s against 1.26 s
+  // with 8 MiB (1 MiB and 512 KiB no faster), 10M 11.4-11.6 s against 12.3-13.4 s.
+  indexBuild: { before: ["PRAGMA cache_size = -2048"], after: [SQLITE_CACHE] }
 }
 
 export const postgres: Dialect = {
@@ -174,7 +183,8 @@ export const postgres: Dialect = {
   decimalParam: (text) => text,
   releasesSavepoints: true,
   setup: [],
-  bulkLoad: { before: [], after: [] }
+  bulkLoad: { before: [], after: [] },
+  indexBuild: { before: [], after: [] }
 }
 
 /**
@@ -219,5 +229,6 @@ export const mssql: Dialect = {
   decimalParam: (text) => text,
   releasesSavepoints: false,
   setup: [],
-  bulkLoad: { before: [], after: [] }
+  bulkLoad: { before: [], after: [] },
+  indexBuild: { before: [], after: [] }
 }

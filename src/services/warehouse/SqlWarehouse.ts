@@ -258,7 +258,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   ))
   /** A bulk load drops the fact table's secondary indexes and builds them after (one sort each). */
   const dropFactIndexes = Effect.forEach(factIndexes(d), ([name]) => exec(`DROP INDEX ${name}`), { discard: true })
-  const buildFactIndexes = step("build indexes", Effect.forEach(factIndexes(d), ([, create]) => exec(create), { discard: true }))
+  /** Builds `indexes` in the dialect's settings for it (Dialect.indexBuild), restored after. */
+  const buildIndexes = (indexes: ReadonlyArray<readonly [string, string]>) =>
+    Effect.zipRight(
+      Effect.forEach(d.indexBuild.before, (statement) => exec(statement), { discard: true }),
+      Effect.forEach(indexes, ([, create]) => exec(create), { discard: true }).pipe(
+        Effect.ensuring(Effect.forEach(d.indexBuild.after, (statement) => exec(statement), { discard: true }).pipe(Effect.ignore))
+      )
+    )
+  const buildFactIndexes = step("build indexes", buildIndexes(factIndexes(d)))
   // A first load builds the customer index on its own first: marking First-time seeks in it.
   const customerIndex = factIndexes(d).filter(([name]) => name === "sales_fact_customer_order")
   const otherIndexes = factIndexes(d).filter(([name]) => name !== "sales_fact_customer_order")
@@ -537,9 +545,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const inserted = yield* count(`SELECT count(*) AS n FROM sales_fact`)
         // The customer index first: marking First-time seeks in it. The others after, the partial
         // First-time index among them, instead of kept up to date while the statuses are set.
-        yield* step("build the customer index", Effect.forEach(customerIndex, ([, create]) => exec(create), { discard: true }))
+        yield* step("build the customer index", buildIndexes(customerIndex))
         yield* markFirstTransactions
-        yield* step("build indexes", Effect.forEach(otherIndexes, ([, create]) => exec(create), { discard: true }))
+        yield* step("build indexes", buildIndexes(otherIndexes))
         const resolved = yield* resolveLoadedRejects(runId)
         if (moveMark) yield* moveMarkTo(now)
         yield* Effect.logDebug(`loaded sales_fact directly`).pipe(Effect.annotateLogs({ inserted, referential, resolved }))
