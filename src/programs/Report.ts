@@ -96,6 +96,7 @@ const PAGE = 1000
 
 const QUOTE = 0x22
 const NEWLINE = 0x0a
+const utf8 = new TextEncoder()
 
 /**
  * CSV text of records `extra` fields short, with an empty field added at the end of each: a
@@ -103,7 +104,7 @@ const NEWLINE = 0x0a
  * text in chunks, from the start of a record.
  */
 export const padRecords = (extra: number) => {
-  const pad = new TextEncoder().encode(",".repeat(extra))
+  const pad = utf8.encode(",".repeat(extra))
   let quoted = false
   return (chunk: Uint8Array): Uint8Array => {
     const pieces: Array<Uint8Array> = []
@@ -150,7 +151,7 @@ export const writeFailedRecords = <E>(
         Effect.flatMap(page(after, PAGE), (rows) => {
           const payloads = rows.map(payloadOf)
           rawColumnsOf(payloads, raw)
-          const lines = new TextEncoder().encode(csvLines(rows, payloads, [...raw]))
+          const lines = utf8.encode(csvLines(rows, payloads, [...raw]))
           bytes += lines.length
           const last = runs.at(-1)
           if (last?.columns === raw.size) last.end = bytes

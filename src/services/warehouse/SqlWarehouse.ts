@@ -431,7 +431,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /**
    * The upsert of a direct load's facts, `rows` at a time: a key written again is replaced. The run
    * id and the load's timestamp, the same for every fact, are in the text: a text value bound costs
-   * SQLite a copy of it and better-sqlite3 another (about 70 ns each, 0.13 s of a million facts).
+   * better-sqlite3 a copy of it and SQLite another (about 70 ns each). 1M facts: the inserts took
+   * 1.50-1.52 s against 1.68-1.75 s with the two bound.
    */
   const factUpsert = (runId: string, now: string) => (rows: number) => {
     const fixed = `'Repeat',${literal(runId)},${ts.replace("?", literal(now))}`
