@@ -144,8 +144,8 @@ export const sqlite: Dialect = {
     after: ["PRAGMA foreign_keys = ON", "PRAGMA synchronous = NORMAL", "PRAGMA journal_mode = WAL"]
   },
   // SQLite sorts an index's keys in runs the size of the page cache, then merges them: runs of 2 MiB
-  // sort within the processor's caches. The three index builds: 1M facts 0.96-0.97 s against 1.26 s
-  // with 8 MiB (1 MiB and 512 KiB no faster), 10M 11.4-11.6 s against 12.3-13.4 s.
+  // sort within the processor's caches. The three index builds: 1M facts 0.95-0.97 s against
+  // 1.26-1.30 s with 8 MiB (1 MiB and 512 KiB no faster), 10M 11.4-11.6 s against 12.3-13.4 s.
   indexBuild: { before: ["PRAGMA cache_size = -2048"], after: [SQLITE_CACHE] }
 }
 
