@@ -51,15 +51,20 @@ const messages = (u: unknown): string => (u instanceof Error ? `${u.message} ${m
 
 /**
  * The cluster creates its tables when a process starts. Two processes doing so
- * at the same moment against a fresh database collide in PostgreSQL's catalog
- * (`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`),
- * and the loser died at start (seen when three runners started together): it
- * builds once more instead, and finds the tables there.
+ * at the same moment against a fresh database collide in PostgreSQL's catalog,
+ * `CREATE TABLE IF NOT EXISTS` or not (`duplicate key value violates unique
+ * constraint "pg_type_typname_nsp_index"`, or `relation "cluster_migrations"
+ * already exists`), and the loser died at start (seen when three runners
+ * started together): it builds once more instead, and finds the tables there.
  */
+export const racedOnCreate = (cause: Cause.Cause<unknown>): boolean =>
+  [...Cause.defects(cause), ...Cause.failures(cause)].some((e) =>
+    /pg_type_typname_nsp_index|relation "[^"]+" already exists/.test(messages(e)))
+
 const againIfRacedOnCreate = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
   layer.pipe(
     Layer.catchAllCause((cause) =>
-      [...Cause.defects(cause), ...Cause.failures(cause)].some((e) => /pg_type_typname_nsp_index/.test(messages(e)))
+      racedOnCreate(cause)
         ? Layer.fresh(layer)
         : Layer.failCause(cause))
   )
