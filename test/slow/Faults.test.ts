@@ -112,15 +112,27 @@ describe.skipIf(!SLOW)("faults in the middle of a run", () => {
       const run = start(["--full-refresh"], { DATABASE_URL: victim.url, RETRY_BASE_DELAY_MS: "50" })
       const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL })
       await admin.connect()
+      const watcher = new pg.Client({ connectionString: victim.url })
+      await watcher.connect()
+      let exited = false
+      void run.done.then(() => (exited = true))
+      const terminate = async () => (await admin.query(
+        "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND application_name = 'etl' AND pid <> pg_backend_pid()",
+        [new URL(victim.url).pathname.slice(1)]
+      )).rows.length
+      // Mid-load: as soon as sales are staging, then twice more while the run goes on. (Fixed
+      // delays from the start missed a run that finished within them on a fast machine.)
       let killed = 0
-      for (const at of [1500, 1500, 1500]) {
-        await sleep(at)
-        const r = await admin.query(
-          "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND application_name = 'etl' AND pid <> pg_backend_pid()",
-          [new URL(victim.url).pathname.slice(1)]
-        )
-        killed += r.rows.length
+      for (let i = 0; i < 1200 && killed === 0 && !exited; i++) {
+        await sleep(25)
+        const staged = await watcher.query("SELECT count(*)::int AS n FROM etl_stage_sales").catch(() => ({ rows: [{ n: 0 }] }))
+        if ((staged.rows[0] as { n: number }).n > 0) killed += await terminate()
       }
+      for (let i = 0; i < 2 && !exited; i++) {
+        await sleep(700)
+        killed += await terminate()
+      }
+      await watcher.end()
       await admin.end()
       const result = await run.done
       console.log(`terminated ${killed} warehouse connections during the run`)
