@@ -51,9 +51,9 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
 
 /** A refused row's location and payload, a sale's location written out (StagedSale.line). */
 const locatedPayload = (row: object): { readonly location: string | null; readonly payload: Record<string, unknown> } => {
-  const { line, ...fields } = row as Record<string, unknown>
-  const location = line === undefined ? fields.location : locationOf(row as StagedSale)
-  return { location: typeof location === "string" ? location : null, payload: { ...fields, ...(line === undefined ? {} : { location }) } }
+  const { line, ...payload } = row as Record<string, unknown>
+  if (line !== undefined) payload.location = locationOf(row as StagedSale)
+  return { location: typeof payload.location === "string" ? payload.location : null, payload }
 }
 
 /**

@@ -447,16 +447,16 @@ export const make = (d: Dialect) => Effect.gen(function* () {
    * A direct load's write: rows whose customer and product are in `customers` and `products`
    * (the dimensions as the load's transaction sees them) are upserted into sales_fact; the
    * others are set aside in staging for the quarantine at the end, and a fact an earlier copy of
-   * their key wrote is withdrawn: the last copy wins, as in the merge.
+   * their key wrote is withdrawn: the last copy wins, as in the merge. The facts are run `runId`'s;
+   * the rows set aside are staged under the id the load gives (its run's).
    */
-  const writeDirectly = (now: string, customers: KeySet, products: KeySet) => {
+  const writeDirectly = (runId: string, now: string, customers: KeySet, products: KeySet) => {
     // One parameter array per statement size, filled again for every statement: SQLite binds the
     // values before the statement returns.
     const paramsBySize = new Map<number, Array<unknown>>()
-    let upserts: { readonly runId: string; readonly text: (rows: number) => string } | undefined
-    return (runId: string, rows: ReadonlyArray<StagedSale>) =>
+    const upsertText = textsBySize(factUpsert(runId, now))
+    return (stageId: string, rows: ReadonlyArray<StagedSale>) =>
       Effect.gen(function* () {
-        if (upserts?.runId !== runId) upserts = { runId, text: textsBySize(factUpsert(runId, now)) }
         const known: Array<StagedSale> = []
         const orphans: Array<StagedSale> = []
         for (const row of rows) (customers.has(row.customer_id) && products.has(row.product_id) ? known : orphans).push(row)
@@ -468,13 +468,13 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           if (params === undefined) paramsBySize.set(slice.length, params = new Array<unknown>(slice.length * SALE_COLUMNS.length))
           let at = 0
           for (const row of slice) at = writeSaleValues(params, at, row, d.decimalParam)
-          yield* execInTransaction(upserts.text(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
+          yield* execInTransaction(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
         for (const slice of statementSlices(orphans)) {
           yield* exec(deleteText(slice.length), slice.map((r) => r.transaction_id)).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
-        yield* staging.stageSales(runId, orphans)
+        yield* staging.stageSales(stageId, orphans)
       })
   }
 
@@ -538,7 +538,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           return Option.none()
         }
         yield* dropFactIndexes
-        yield* load(writeDirectly(now, yield* keysOf("customer_dim", "customer_id"), yield* keysOf("product_dim", "product_id")))
+        yield* load(writeDirectly(runId, now, yield* keysOf("customer_dim", "customer_id"), yield* keysOf("product_dim", "product_id")))
         // The rows set aside: the last copy of each key, unless a later copy loaded, waits as a referential reject.
         yield* dropSuperseded("etl_stage_sales", "transaction_id", runId)
         const referential = yield* quarantine(runId, runId, ` AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`)
@@ -642,32 +642,39 @@ export const make = (d: Dialect) => Effect.gen(function* () {
    * are checked to the cent. The tier is compared with `=` (the column is NOT NULL): SQL Server
    * sums no expression that holds a subquery, which its IS DISTINCT FROM (Dialect.distinct) does.
    */
-  const factFailures: ReadonlyArray<readonly [string, string]> = [
-    ["required columns", "CASE WHEN customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL THEN 1 ELSE 0 END"],
-    ["total_amount = quantity × unit_price − discount",
-      `CASE WHEN ${d.offTheCent("total_amount", "quantity * unit_price - discount_amount")} THEN 1 ELSE 0 END`],
-    ["commission = total × rate",
-      `CASE WHEN ${d.offTheCent("commission", `total_amount * CAST(? AS ${d.types.decimal})`)} THEN 1 ELSE 0 END`],
-    ["value_tier matches total", `CASE WHEN value_tier = ${tier} THEN 0 ELSE 1 END`]
-  ]
-  const factCounts = `SELECT ${factFailures.map(([, failing], i) => `coalesce(sum(${failing}), 0) AS n${i}`).join(",\n    ")}
+  const factFailures = [
+    "CASE WHEN customer_status IS NULL OR total_amount IS NULL OR transaction_date IS NULL THEN 1 ELSE 0 END",
+    `CASE WHEN ${d.offTheCent("total_amount", "quantity * unit_price - discount_amount")} THEN 1 ELSE 0 END`,
+    `CASE WHEN ${d.offTheCent("commission", `total_amount * CAST(? AS ${d.types.decimal})`)} THEN 1 ELSE 0 END`,
+    `CASE WHEN value_tier = ${tier} THEN 0 ELSE 1 END`
+  ] as const
+  const factCounts = `SELECT ${factFailures.map((failing, i) => `coalesce(sum(${failing}), 0) AS n${i}`).join(",\n    ")}
     FROM sales_fact`
-  /** Every check in the order a run reports them: a fact check's count comes from factCounts. */
-  const checks: ReadonlyArray<readonly [string, string | null]> = [
-    ["orphan facts (customer)", orphanFacts("customer_id", noCustomer)],
-    ["orphan facts (product)", orphanFacts("product_id", noProduct)],
-    // Its facts' part is counted with the other fact checks.
-    ["required columns", `SELECT (SELECT count(*) FROM customer_dim WHERE segment IS NULL)
-        + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL) AS n`],
-    ["total_amount = quantity × unit_price − discount", null],
-    ["commission = total × rate", null],
-    ["value_tier matches total", null],
+  /**
+   * Every check in the order a run reports them: its count is that of its query, plus that of its
+   * column of factCounts (`fact`, the index of its expression in factFailures).
+   */
+  const checks: ReadonlyArray<{ readonly check: string; readonly query?: string; readonly fact?: number }> = [
+    { check: "orphan facts (customer)", query: orphanFacts("customer_id", noCustomer) },
+    { check: "orphan facts (product)", query: orphanFacts("product_id", noProduct) },
+    {
+      check: "required columns",
+      query: `SELECT (SELECT count(*) FROM customer_dim WHERE segment IS NULL)
+        + (SELECT count(*) FROM product_dim WHERE price IS NULL OR category IS NULL OR inventory_status IS NULL) AS n`,
+      fact: 0
+    },
+    { check: "total_amount = quantity × unit_price − discount", fact: 1 },
+    { check: "commission = total × rate", fact: 2 },
+    { check: "value_tier matches total", fact: 3 },
     // Customers with facts but no First-time, plus customers with more than one: from the
     // customer index and the partial First-time index, without reading every fact.
-    ["one First-time per customer", `SELECT (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM sales_fact) a)
+    {
+      check: "one First-time per customer",
+      query: `SELECT (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM sales_fact) a)
         - (SELECT count(*) FROM (SELECT DISTINCT customer_id FROM sales_fact WHERE customer_status = 'First-time') d)
         + (SELECT count(*) FROM (SELECT customer_id FROM sales_fact WHERE customer_status = 'First-time'
-             GROUP BY customer_id HAVING count(*) > 1) c) AS n`]
+             GROUP BY customer_id HAVING count(*) > 1) c) AS n`
+    }
   ]
 
   /**
@@ -949,13 +956,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     validate: (rate) =>
       Effect.gen(function* () {
         const [counted = {}] = (yield* exec(factCounts, each(factCounts, rate))) as ReadonlyArray<Record<string, number | string | null>>
-        const ofFacts = (check: string) => {
-          const i = factFailures.findIndex(([name]) => name === check)
-          return i === -1 ? 0 : Number(counted[`n${i}`] ?? 0)
-        }
-        return yield* Effect.forEach(checks, ([check, text]) =>
-          (text === null ? Effect.succeed(0) : count(text)).pipe(
-            Effect.map((elsewhere) => elsewhere + ofFacts(check)),
+        return yield* Effect.forEach(checks, ({ check, fact, query }) =>
+          (query === undefined ? Effect.succeed(0) : count(query)).pipe(
+            Effect.map((n) => n + (fact === undefined ? 0 : Number(counted[`n${fact}`] ?? 0))),
             Effect.map((n) => ({ check, passed: n === 0, detail: n === 0 ? "ok" : `${n} row(s) fail` }))
           ))
       }).pipe(Effect.mapError(warehouseError("validate"))),
