@@ -25,8 +25,12 @@ export const stale = () =>
 export const build = async () => {
   const esbuild = await import("esbuild")
   const result = await esbuild.build({
-    // The command, and the second thread that reads a large sales file (src/programs/ReadThread.ts).
-    entryPoints: { etl: join(root, "src", "bin.ts"), "read-thread": join(root, "src", "programs", "ReadThreadWorker.ts") },
+    // The command, and the second threads that read a large sales file (src/programs/ReadThread.ts, SplitRead.ts).
+    entryPoints: {
+      etl: join(root, "src", "bin.ts"),
+      "read-thread": join(root, "src", "programs", "ReadThreadWorker.ts"),
+      "split-read": join(root, "src", "programs", "SplitReadWorker.ts")
+    },
     bundle: true,
     platform: "node",
     format: "esm",

@@ -9,7 +9,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import { Chunk, Effect, identity, Option, Stream } from "effect"
 import { SourceError } from "../schema/Errors.js"
 import { Metrics } from "../services/Metrics.js"
-import { makeCsvParser } from "./CsvParser.js"
+import { type CsvParser, makeCsvParser } from "./CsvParser.js"
 
 /** The header, matched trimmed and case-insensitively; extra columns are kept for payloads. */
 export interface CsvHeader {
@@ -61,6 +61,23 @@ const makeHeader = (fields: ReadonlyArray<string>): CsvHeader => {
 }
 
 /**
+ * Which part of a file a read takes, when not all of it: a file split between two threads
+ * (SplitRead) is read from a line's start by one, and up to there by the other, which then
+ * learns whether the split fell between records.
+ */
+export interface CsvPart {
+  /** Read from byte `offset`, the start of line `line`, with the file's header record `header` (read before). */
+  readonly from?: { readonly offset: number; readonly line: number; readonly header: ReadonlyArray<string> }
+  /**
+   * Stop at byte `at` (a line's start), and read on past it only if `proceed`, given where the
+   * parser stands there, says so.
+   */
+  readonly pause?: { readonly at: number; readonly proceed: (position: ReturnType<CsvParser["position"]>) => Effect.Effect<boolean> }
+  /** Told how far the file has been read (bytes from its start) instead of the run's Metrics. */
+  readonly progress?: (read: number, total: number) => Effect.Effect<void>
+}
+
+/**
  * The records of a CSV file after its header. Fails with a SourceError when the
  * file cannot be read, is empty, or its header lacks a required column.
  */
@@ -81,7 +98,8 @@ export const readCsvThrough = <B>(
   path: string,
   source: string,
   required: ReadonlyArray<string>,
-  through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>
+  through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>,
+  part: CsvPart = {}
 ): Stream.Stream<B, SourceError, FileSystem.FileSystem> =>
   Stream.suspend(() => {
     const failure = (reason: string, cause?: unknown) =>
@@ -89,8 +107,9 @@ export const readCsvThrough = <B>(
     let header: CsvHeader | undefined
     let headerError: SourceError | undefined
     let pending: Array<CsvItem> = []
-    // UTF-8, streaming (a character split across reads is kept); a leading BOM is dropped.
-    const decoder = new TextDecoder("utf-8")
+    // UTF-8, streaming (a character split across reads is kept); a leading BOM is dropped (only
+    // the file's own: a part read from the middle keeps what it starts with).
+    const decoder = new TextDecoder("utf-8", { ignoreBOM: part.from !== undefined })
     // Once the decoder has put a U+FFFD in, rows are checked one by one; until then, not at all.
     let replaced = false
     const decode = (bytes?: Uint8Array) => {
@@ -98,24 +117,25 @@ export const readCsvThrough = <B>(
       if (!replaced && text.includes("\uFFFD")) replaced = true
       return text
     }
+    const takeHeader = (fields: ReadonlyArray<string>) => {
+      header = makeHeader(fields)
+      const missing = required.filter((c) => !header!.index.has(c))
+      if (missing.length > 0 && fields.some((f) => /[\uFFFD\x00-\x08\x0E-\x1F]/.test(f))) {
+        headerError = failure("the first line is not text: the file looks binary or is not UTF-8")
+      } else if (missing.length > 0) {
+        const first = fields[0] ?? ""
+        const delimiter = fields.length === 1 ? [";", "\t", "|"].find((d) => first.includes(d)) : undefined
+        const found = header.names.join(", ")
+        headerError = failure(
+          `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${found.length > 200 ? found.slice(0, 200) + "…" : found})` +
+            (delimiter === undefined ? "" : `; the file looks delimited by ${delimiter === "\t" ? "tabs" : `'${delimiter}'`}, expected ','`)
+        )
+      }
+    }
+    if (part.from !== undefined) takeHeader(part.from.header)
     const parser = makeCsvParser({
       record: (fields, line) => {
-        if (header === undefined) {
-          header = makeHeader(fields)
-          const missing = required.filter((c) => !header!.index.has(c))
-          if (missing.length > 0 && fields.some((f) => /[\uFFFD\x00-\x08\x0E-\x1F]/.test(f))) {
-            headerError = failure("the first line is not text: the file looks binary or is not UTF-8")
-          } else if (missing.length > 0) {
-            const first = fields[0] ?? ""
-            const delimiter = fields.length === 1 ? [";", "\t", "|"].find((d) => first.includes(d)) : undefined
-            const found = header.names.join(", ")
-            headerError = failure(
-              `header is missing required column${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (found: ${found.length > 200 ? found.slice(0, 200) + "…" : found})` +
-                (delimiter === undefined ? "" : `; the file looks delimited by ${delimiter === "\t" ? "tabs" : `'${delimiter}'`}, expected ','`)
-            )
-          }
-          return
-        }
+        if (header === undefined) return takeHeader(fields)
         pending.push(replaced && fields.some((f) => f.includes("\uFFFD"))
           ? { _tag: "Row", line, fields, header, invalidUtf8: true }
           : { _tag: "Row", line, fields, header })
@@ -123,7 +143,7 @@ export const readCsvThrough = <B>(
       broken: (raw, line, reason) => {
         if (header !== undefined) pending.push({ _tag: "Broken", line, raw, reason, header })
       }
-    })
+    }, part.from?.line)
     const drain = (): Effect.Effect<Chunk.Chunk<B>, SourceError> => {
       if (headerError !== undefined) return Effect.fail(headerError)
       const out = pending
@@ -136,28 +156,37 @@ export const readCsvThrough = <B>(
       return Effect.flatMap(drain(), (chunk) =>
         header === undefined ? Effect.fail(failure("file is empty: expected a header line")) : Effect.succeed(chunk))
     })
-    let bytes = 0
+    let bytes = part.from?.offset ?? 0
     return Stream.unwrap(
       Effect.gen(function* () {
         const fs = yield* FileSystem.FileSystem
         // Progress, when a Metrics service is present (a run); a bare read has none.
         const metrics = yield* Effect.serviceOption(Metrics)
-        const total = Option.isSome(metrics)
+        const progress = part.progress ?? (Option.isSome(metrics) ? (read: number, total: number) => metrics.value.bytes(source, read, total) : undefined)
+        const total = progress !== undefined
           ? Number(yield* fs.stat(path).pipe(Effect.map((i) => i.size), Effect.orElseSucceed(() => 0)))
           : 0
-        return fs.stream(path, { chunkSize: CHUNK_SIZE }).pipe(
-          Stream.mapError((e) => failure(describePlatformError(e), e)),
-          Stream.mapChunksEffect((buffers) =>
-            Effect.suspend(() => {
-              Chunk.forEach(buffers, (b) => {
-                bytes += b.length
-                parser.write(decode(b))
+        const read = (options: FileSystem.StreamOptions) =>
+          fs.stream(path, { ...options, chunkSize: CHUNK_SIZE }).pipe(
+            Stream.mapError((e) => failure(describePlatformError(e), e)),
+            Stream.mapChunksEffect((buffers) =>
+              Effect.suspend(() => {
+                Chunk.forEach(buffers, (b) => {
+                  bytes += b.length
+                  parser.write(decode(b))
+                })
+                return progress !== undefined ? Effect.zipRight(progress(bytes, total), drain()) : drain()
               })
-              return Option.isSome(metrics) ? Effect.zipRight(metrics.value.bytes(source, bytes, total), drain()) : drain()
-            })
-          ),
-          Stream.concat(Stream.flatten(Stream.fromEffect(Effect.map(end, Stream.fromChunk))))
-        )
+            )
+          )
+        const pause = part.pause
+        const body = pause === undefined
+          ? read({ offset: bytes })
+          : Stream.concat(
+            read({ offset: bytes, bytesToRead: pause.at - bytes }),
+            Stream.unwrap(Effect.map(Effect.suspend(() => pause.proceed(parser.position())), (on) => on ? read({ offset: pause.at }) : Stream.empty))
+          )
+        return body.pipe(Stream.concat(Stream.flatten(Stream.fromEffect(Effect.map(end, Stream.fromChunk)))))
       })
     )
   })

@@ -18,11 +18,17 @@ export interface CsvParser {
   readonly write: (text: string) => void
   /** The input is over: an unfinished quoted record is broken. */
   readonly end: () => void
+  /**
+   * Where the input written so far ends: the line the next record starts on, and whether every
+   * record so far is whole (none waits for more input, as one whose quote is still open does).
+   */
+  readonly position: () => { readonly line: number; readonly whole: boolean }
 }
 
-export const makeCsvParser = (sink: CsvSink): CsvParser => {
+/** `firstLine`: the line number of the first text written (a parser may start mid-file). */
+export const makeCsvParser = (sink: CsvSink, firstLine = 1): CsvParser => {
   let rest = ""
-  let line = 1
+  let line = firstLine
 
   // Positions of the next CR and quote, remembered across lines so that a file
   // without any stays linear (-2: not searched yet in this pass).
@@ -153,6 +159,7 @@ export const makeCsvParser = (sink: CsvSink): CsvParser => {
     end: () => {
       parse(true)
       rest = ""
-    }
+    },
+    position: () => ({ line, whole: rest === "" })
   }
 }

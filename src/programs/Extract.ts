@@ -10,7 +10,7 @@ import { Chunk, Effect, identity, Stream } from "effect"
 import { CUSTOMER_COLUMNS } from "../rules/Customers.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
-import { describePlatformError, readCsv, readCsvThrough, type CsvItem } from "./Csv.js"
+import { describePlatformError, readCsv, readCsvThrough, type CsvItem, type CsvPart } from "./Csv.js"
 
 export const extractCustomers = (path: string) => readCsv(path, "customers", CUSTOMER_COLUMNS)
 
@@ -19,8 +19,8 @@ export const extractSalesCsv = (path: string): Stream.Stream<CsvItem, SourceErro
   extractSalesCsvThrough(path, identity<Chunk.Chunk<CsvItem>>)
 
 /** extractSalesCsv with `through` applied to each chunk of records where it is read (Csv.readCsvThrough). */
-export const extractSalesCsvThrough = <B>(path: string, through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>) =>
-  readCsvThrough(path, "sales", SALE_COLUMNS, through)
+export const extractSalesCsvThrough = <B>(path: string, through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>, part?: CsvPart) =>
+  readCsvThrough(path, "sales", SALE_COLUMNS, through, part)
 
 /** One element of the `products` array, with its position for error messages. */
 export interface ProductItem {

@@ -50,7 +50,7 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
   )
 
 /** A refused row's location and payload, a sale's location written out (StagedSale.line). */
-const locatedPayload = (row: object): { readonly location: string | null; readonly payload: Record<string, unknown> } => {
+export const locatedPayload = (row: object): { readonly location: string | null; readonly payload: Record<string, unknown> } => {
   const { line, ...payload } = row as Record<string, unknown>
   if (line !== undefined) payload.location = locationOf(row as StagedSale)
   return { location: typeof payload.location === "string" ? payload.location : null, payload }

@@ -16,14 +16,13 @@
  * slower (1M: 36.0 s against 30.9 s).
  */
 import { Effect, Option, Queue, Stream } from "effect"
-import { existsSync } from "node:fs"
-import { fileURLToPath } from "node:url"
 import { Worker } from "node:worker_threads"
 import type { DateWindow } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import { Reject } from "../schema/Reject.js"
 import { locationOf, type StagedSale } from "../services/Warehouse.js"
 import type { Batch } from "./Transform.js"
+import { threadScript } from "./ThreadScript.js"
 
 /** What the worker is given. */
 export interface ReadThreadInput {
@@ -148,31 +147,7 @@ export const decodeBatch = (message: FromReadThread & { _tag: "Batch" }): Batch<
   filtered: message.filtered
 })
 
-/**
- * How to start the worker: the bundle's `read-thread.mjs` beside the command's
- * own (bin/build.js), or, running from src/ (tests, an app that embeds the
- * pipeline), ReadThreadWorker.ts bundled once per process by esbuild.
- */
-let fromSource: Promise<string> | undefined
-const workerScript = Effect.promise(async (): Promise<{ readonly file: URL } | { readonly code: string }> => {
-  for (const candidate of ["./read-thread.mjs", "../read-thread.mjs"]) {
-    const file = new URL(candidate, import.meta.url)
-    if (file.protocol === "file:" && existsSync(fileURLToPath(file))) return { file }
-  }
-  fromSource ??= import("esbuild").then(async (esbuild) => {
-    const result = await esbuild.build({
-      entryPoints: [fileURLToPath(new URL("./ReadThreadWorker.ts", import.meta.url))],
-      bundle: true,
-      platform: "node",
-      format: "cjs",
-      target: "node20",
-      write: false,
-      logLevel: "warning"
-    })
-    return result.outputFiles[0]!.text
-  })
-  return { code: await fromSource }
-})
+const workerScript = threadScript("read-thread", "ReadThreadWorker.ts")
 
 /** The batches of the sales CSV as the worker reads them; a file that cannot be read fails with its SourceError. */
 export const readSalesOnThread = (input: Omit<ReadThreadInput, "ahead">, progress: (read: number, total: number) => Effect.Effect<void>) =>

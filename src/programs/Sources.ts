@@ -13,11 +13,12 @@ import { isRefusal, Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
-import { Warehouse, type SalesMerge, type StagedSale } from "../services/Warehouse.js"
-import type { CsvItem } from "./Csv.js"
+import { Warehouse, type SalesMerge, type SideLoad, type StagedSale } from "../services/Warehouse.js"
+import type { CsvItem, CsvPart } from "./Csv.js"
 import { extractCustomers, extractProducts } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
+import { splitSalesRead } from "./SplitRead.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
 import { batched, salesCsvBatches, transformCustomers, transformProducts, transformSale, type Outcome } from "./Transform.js"
 
@@ -142,7 +143,7 @@ const wholeRun = (run: RunContext): SalesScope => ({ stageId: run.runId, retry: 
  * then the input. A fact's cost_amount needs its product's cost: the products
  * are merged before.
  */
-const salesBatches = (run: RunContext, scope: SalesScope) =>
+const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
   Stream.unwrap(Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
@@ -179,7 +180,7 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
     }
     return Stream.concat(retries, Option.match(config.files.sourceDatabase, {
       // Read, transformed and batched in the step that parses each chunk (Csv.readCsvThrough).
-      onNone: () => salesCsvBatches(path, pricing, config.processing.batchSize, saleKey, owns),
+      onNone: () => salesCsvBatches(path, pricing, config.processing.batchSize, saleKey, owns, part),
       onSome: (db) => {
         const location = `${db.display} sales_transactions`
         return inBatches(extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
@@ -188,6 +189,25 @@ const salesBatches = (run: RunContext, scope: SalesScope) =>
       }
     }))
   }))
+
+/**
+ * A direct load's sales CSV split between this thread and a second one (SplitRead), when the
+ * warehouse offers a side file, SPLIT_READ is `on` and the sales come from a CSV read here.
+ */
+const splitSales = (run: RunContext, side: SideLoad) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    if (config.processing.splitRead !== "on" || config.processing.readThread === "on" || Option.isSome(config.files.sourceDatabase)) {
+      return Option.none()
+    }
+    return yield* splitSalesRead({
+      path: config.files.salesFile,
+      window: run.window,
+      costs: yield* (yield* Warehouse).productCosts,
+      commissionRate: config.processing.commissionRate,
+      batchSize: config.processing.batchSize
+    }, side)
+  })
 
 /** Reads, transforms and stages sales for `scope` (the whole run by default, or one partition). */
 export const stageSales = (run: RunContext, scope: SalesScope = wholeRun(run)) =>
@@ -217,10 +237,14 @@ export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> 
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
-    const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write) =>
-      salesBatches(run, wholeRun(run)).pipe(
-        loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
-      ), customersLoaded)
+    const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write, side) =>
+      Effect.scoped(Effect.gen(function* () {
+        const split = Option.isSome(side) ? yield* splitSales(run, side.value) : Option.none()
+        yield* salesBatches(run, wholeRun(run), Option.getOrUndefined(split)?.part).pipe(
+          loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
+        )
+        if (Option.isSome(split)) yield* split.value.finish
+      })), customersLoaded)
     if (Option.isSome(direct)) {
       yield* metrics.extracted("sales")
       yield* countSalesMerge(direct.value)

@@ -11,7 +11,7 @@ import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records
 import { isRefusal, Reject } from "../schema/Reject.js"
 import type { StagedSale } from "../services/Warehouse.js"
 import { hashOf } from "../services/warehouse/KeySet.js"
-import { field, payloadOf, type CsvHeader, type CsvItem } from "./Csv.js"
+import { field, payloadOf, type CsvHeader, type CsvItem, type CsvPart } from "./Csv.js"
 import { extractSalesCsvThrough, type ProductItem } from "./Extract.js"
 
 export type { Filtered }
@@ -297,9 +297,10 @@ export const salesCsvBatches = (
   pricing: SalePricing,
   size: number,
   key: (row: StagedSale) => string,
-  keep?: (item: CsvItem) => boolean
+  keep?: (item: CsvItem) => boolean,
+  part?: CsvPart
 ) => {
   const transform = transformSalesCsv(path, pricing)
   return batchesFrom(size, key, (add) =>
-    extractSalesCsvThrough(path, (items) => add(transform(keep === undefined ? items : Chunk.filter(items, keep)))))
+    extractSalesCsvThrough(path, (items) => add(transform(keep === undefined ? items : Chunk.filter(items, keep))), part))
 }

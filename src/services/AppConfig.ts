@@ -202,6 +202,11 @@ export const appConfig = Effect.gen(function* () {
       readThread: yield* parsed("READ_THREAD", "off", (t) =>
         ["on", "off"].includes(t.toLowerCase())
           ? Either.right(t.toLowerCase() as "on" | "off")
+          : Either.left("expected on or off")),
+      // `on`: a first load of the sales CSV into a SQLite file is read by two threads (see SplitRead).
+      splitRead: yield* parsed("SPLIT_READ", "off", (t) =>
+        ["on", "off"].includes(t.toLowerCase())
+          ? Either.right(t.toLowerCase() as "on" | "off")
           : Either.left("expected on or off"))
     },
     lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),

@@ -16,6 +16,7 @@ import type { WarehouseError, RunLocked } from "../schema/Errors.js"
 import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records.js"
 import type { Reject, RejectCategory } from "../schema/Reject.js"
 import type { DatabaseKind } from "./AppConfig.js"
+import type { KeySetParts } from "./warehouse/KeySet.js"
 
 export interface ChangeCounts {
   readonly inserted: number
@@ -57,6 +58,19 @@ export const locateSales = <A extends StagedSale>(rows: ReadonlyArray<A>): Reado
     located.line = undefined
   }
   return rows
+}
+
+/**
+ * What a direct first load offers a second thread that writes part of the sales (SplitRead): a
+ * side file to write them into as `write` would (warehouse/SideFile), the dimension keys `write`
+ * checks them against, and `absorb`, which takes the file in as later copies than everything
+ * `write` has written. Only once `write` is done, and at most once.
+ */
+export interface SideLoad {
+  readonly file: string
+  readonly customers: KeySetParts
+  readonly products: KeySetParts
+  readonly absorb: Effect.Effect<void, WarehouseError>
 }
 
 export interface RunRecord {
@@ -198,7 +212,11 @@ export interface WarehouseService {
     runId: string,
     now: string,
     moveMark: boolean,
-    load: (write: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>) => Effect.Effect<void, E, R>,
+    load: (
+      write: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>,
+      /** Where the warehouse can take part of the facts from a second thread (SQLite in a file). */
+      side: Option.Option<SideLoad>
+    ) => Effect.Effect<void, E, R>,
     after?: Effect.Effect<void>
   ) => Effect.Effect<Option.Option<SalesMerge>, E | WarehouseError, R>
   /** Every product's cost as exact decimal text (null when it has none). */

@@ -17,7 +17,7 @@ import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import { sqlite } from "../../src/services/warehouse/Dialect.js"
 import { SALE_COLUMNS, writeSaleValues } from "../../src/services/warehouse/Schema.js"
-import { statementSlices } from "../../src/services/warehouse/SqlWarehouse.js"
+import { statementSlices } from "../../src/services/warehouse/Schema.js"
 import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs } from "../support/Fixtures.js"
 
@@ -177,10 +177,10 @@ describe("a first load straight into the fact table", () => {
         Effect.map(Warehouse, (w) => ({
           ...w,
           loadFactsDirectly: ((runId, now, moveMark, load, after) =>
-            w.loadFactsDirectly(runId, now, moveMark, (write) =>
+            w.loadFactsDirectly(runId, now, moveMark, (write, side) =>
               load((id, rows) =>
                 ++writes < 3 ? write(id, rows) : Effect.zipRight(Deferred.succeed(writing, undefined), Effect.never)
-              ), after)) as typeof w.loadFactsDirectly
+              , side), after)) as typeof w.loadFactsDirectly
         }))
       )
       const fiber = yield* runPipeline(options).pipe(

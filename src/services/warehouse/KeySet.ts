@@ -5,6 +5,12 @@
  * took about 30 MB as a Set of strings (the strings, and the Set's table of
  * them), and reading them as row objects at once put 25 MB more on the peak.
  */
+export interface KeySetParts {
+  readonly text: string
+  readonly starts: Int32Array
+  readonly slots: Int32Array
+}
+
 export class KeySet {
   private constructor(
     private readonly text: string,
@@ -50,6 +56,15 @@ export class KeySet {
       if (slots[slot] === -1) slots[slot] = k
     }
     return set
+  }
+
+  /** What the set is made of, for another thread (structured clone copies it; fromParts takes it back). */
+  parts(): KeySetParts {
+    return { text: this.text, starts: this.starts, slots: this.slots }
+  }
+
+  static fromParts(parts: KeySetParts): KeySet {
+    return new KeySet(parts.text, parts.starts, parts.slots)
   }
 
   has(key: string): boolean {

@@ -7,22 +7,22 @@ import { SqlClient, type SqlConnection, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
 import { Data, Duration, Effect, Exit, Layer, Option } from "effect"
 import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { basename, dirname, join } from "node:path"
 import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
-import type { Reject } from "../../schema/Reject.js"
+import { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import {
-  partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type StagedSale, type WarehouseService
+  partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type SideLoad, type StagedSale,
+  type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { KeySet } from "./KeySet.js"
-import { DECIMAL_COLUMNS, dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, writeSaleValues } from "./Schema.js"
+import { DECIMAL_COLUMNS, dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, statementSlices, writeSaleValues } from "./Schema.js"
+import { SIDE_TABLES } from "./SideFile.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
-
-// 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
-const ROWS_PER_STATEMENT = 500
 
 /**
  * A direct first load checks referential integrity against every customer and product key, held
@@ -33,32 +33,15 @@ const ROWS_PER_STATEMENT = 500
  */
 const DIRECT_MAX_KEYS = 1_000_000
 
+/** Rejects a split load's side file gives up at a time. */
+const REJECT_PAGE = 2000
+
 /** Dimension keys read at a time for a direct load's KeySet. */
 const KEY_PAGE = 20_000
 
 const placeholders = (columns: number, rows: number): string => {
   const row = `(${Array.from({ length: columns }, () => "?").join(",")})`
   return Array.from({ length: rows }, () => row).join(",")
-}
-
-/**
- * `rows` cut into statements of fixed sizes: full ones of ROWS_PER_STATEMENT, then the rest in
- * powers of two. What is left of a batch differs from batch to batch (the rejects, the rows set
- * aside); one statement text per remainder made SQLite compile a new statement for almost every
- * batch (1-2 ms each) and keep each one in the client's statement cache (a 100-row insert of 15
- * columns holds about 140 KB there): at 1M transactions about 150 texts, now 40. Ten sizes at most.
- */
-export const statementSlices = <A>(rows: ReadonlyArray<A>): ReadonlyArray<ReadonlyArray<A>> => {
-  const out: Array<ReadonlyArray<A>> = []
-  let at = 0
-  for (; rows.length - at >= ROWS_PER_STATEMENT; at += ROWS_PER_STATEMENT) out.push(rows.slice(at, at + ROWS_PER_STATEMENT))
-  for (let p = 256; p >= 1; p /= 2) {
-    if (rows.length - at >= p) {
-      out.push(rows.slice(at, at + p))
-      at += p
-    }
-  }
-  return out
 }
 
 /** A text as an SQL string literal. */
@@ -518,17 +501,88 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       )
     })
 
+  /** The warehouse's file, when it is one (SQLite, not in memory): where a split load's side file goes. */
+  const warehouseFile = (() => {
+    const file = (sql as { readonly config?: { readonly filename?: string } }).config?.filename
+    return d.kind === "sqlite" && file !== undefined && file !== "" && file !== ":memory:" && !file.startsWith("file:") ? file : undefined
+  })()
+  const SIDE = "etl_side"
+  const sidePrefix = (file: string) => `${basename(file)}-split-`
+
+  /**
+   * A split load's side file (SideFile) for run `runId`, beside the warehouse's, with the keys it is
+   * checked against, and how it is taken in: a fact withdrawn by a later copy set aside, the rows set
+   * aside staged after this thread's, the facts upserted over this thread's (they are later copies),
+   * then the rejects recorded in file order, a page at a time. `release` detaches and deletes it
+   * once the load's transaction is over (SQLite detaches nothing inside one).
+   */
+  const sideLoad = (runId: string, now: string, customers: KeySet, products: KeySet) => {
+    const file = join(dirname(warehouseFile!), `${sidePrefix(warehouseFile!)}${runId}`)
+    let attached = false
+    const side: SideLoad = {
+      file,
+      customers: customers.parts(),
+      products: products.parts(),
+      absorb: Effect.gen(function* () {
+        yield* exec(`ATTACH DATABASE ? AS ${SIDE}`, [file])
+        attached = true
+        const t = { facts: `${SIDE}.${SIDE_TABLES.facts}`, setAside: `${SIDE}.${SIDE_TABLES.setAside}`, rejects: `${SIDE}.${SIDE_TABLES.rejects}` }
+        const withdrawn = yield* step("side: withdraw", changes(`DELETE FROM sales_fact WHERE transaction_id IN (SELECT transaction_id FROM ${t.setAside})`))
+        const setAside = yield* step("side: set aside", changes(
+          `INSERT INTO etl_stage_sales (run_id, ${SALE_COLUMNS.join(",")}, location)
+           SELECT ?, ${SALE_COLUMNS.join(",")}, location FROM ${t.setAside} ORDER BY seq`,
+          [runId]
+        ))
+        const facts = yield* step("side: facts", changes(
+          `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
+           SELECT ${SALE_COLUMNS.join(",")}, 'Repeat', ?, ${ts} FROM ${t.facts} WHERE true
+           ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`,
+          [runId, now]
+        ))
+        let rejects = 0
+        for (let after = 0; ;) {
+          const page = (yield* exec(
+            `SELECT seq, source, record_key, category, reason, location, payload FROM ${t.rejects} WHERE seq > ? ORDER BY seq LIMIT ${REJECT_PAGE}`,
+            [after]
+          )) as ReadonlyArray<{ seq: number; source: Reject["source"]; record_key: string | null; category: Reject["category"]; reason: string; location: string | null; payload: string }>
+          if (page.length === 0) break
+          yield* recordRejects(runId, page.map((r) => new Reject({
+            source: r.source, record_key: r.record_key, category: r.category, reason: r.reason, location: r.location, payload: JSON.parse(r.payload)
+          }, true)))
+          rejects += page.length
+          after = page.at(-1)!.seq
+        }
+        yield* Effect.logDebug(`took in the second thread's sales`).pipe(Effect.annotateLogs({ facts, setAside, withdrawn, rejects }))
+      }).pipe(Effect.mapError((e) => e._tag === "SqlError" ? warehouseError("take in the second thread's sales")(e) : e))
+    }
+    const release = Effect.gen(function* () {
+      if (attached) yield* exec(`DETACH DATABASE ${SIDE}`).pipe(Effect.ignoreLogged)
+      yield* Effect.sync(() => rmSync(file, { force: true }))
+    }).pipe(Effect.catchAllDefect((e) => Effect.logWarning(`the side file ${file} was not deleted: ${String(e)}`)))
+    return { side, release }
+  }
+  /** Side files of earlier runs that ended before deleting theirs (the run lock keeps two runs from splitting at once). */
+  const removeStaleSides = Effect.sync(() => {
+    if (warehouseFile === undefined) return
+    const prefix = sidePrefix(warehouseFile)
+    for (const f of readdirSync(dirname(warehouseFile))) if (f.startsWith(prefix)) rmSync(join(dirname(warehouseFile), f), { force: true })
+  }).pipe(Effect.catchAllDefect(() => Effect.void))
+
   /** See WarehouseService.loadFactsDirectly. */
   const loadFactsDirectly = <E, R>(
     runId: string,
     now: string,
     moveMark: boolean,
-    load: (write: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>) => Effect.Effect<void, E, R>,
+    load: (
+      write: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>,
+      side: Option.Option<SideLoad>
+    ) => Effect.Effect<void, E, R>,
     after: Effect.Effect<void> = Effect.void
   ): Effect.Effect<Option.Option<SalesMerge>, E | WarehouseError, R> =>
     Effect.gen(function* () {
       if (!(yield* noFacts)) return Option.none()
       yield* after
+      let release: Effect.Effect<void> = Effect.void
       const direct = Effect.gen(function* () {
         // Checked again inside the transaction: what it saw is what it writes into.
         if (!(yield* noFacts)) return Option.none()
@@ -538,7 +592,16 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           return Option.none()
         }
         yield* dropFactIndexes
-        yield* load(writeDirectly(runId, now, yield* keysOf("customer_dim", "customer_id"), yield* keysOf("product_dim", "product_id")))
+        const customers = yield* keysOf("customer_dim", "customer_id")
+        const products = yield* keysOf("product_dim", "product_id")
+        let side = Option.none<SideLoad>()
+        if (warehouseFile !== undefined) {
+          yield* removeStaleSides
+          const made = sideLoad(runId, now, customers, products)
+          side = Option.some(made.side)
+          release = made.release
+        }
+        yield* load(writeDirectly(runId, now, customers, products), side)
         // The rows set aside: the last copy of each key, unless a later copy loaded, waits as a referential reject.
         yield* dropSuperseded("etl_stage_sales", "transaction_id", runId)
         const referential = yield* quarantine(runId, runId, ` AND NOT EXISTS (SELECT 1 FROM sales_fact f WHERE f.transaction_id = s.transaction_id)`)
@@ -554,7 +617,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         yield* Effect.logDebug(`loaded sales_fact directly`).pipe(Effect.annotateLogs({ inserted, referential, resolved }))
         return Option.some<SalesMerge>({ inserted, updated: 0, unchanged: 0, referential, resolved, statusChanges: 0 })
       })
-      return yield* inBulkTransaction(direct)
+      return yield* inBulkTransaction(direct).pipe(Effect.ensuring(Effect.suspend(() => release)))
     }).pipe(
       Effect.catchAll((e): Effect.Effect<never, E | WarehouseError> =>
         Effect.fail((e as { _tag?: string })._tag === "SqlError" ? warehouseError("load sales_fact")(e as SqlError.SqlError) : e as E))

@@ -1,0 +1,138 @@
+/**
+ * The side file of a split first load (programs/SplitRead): a scratch SQLite file
+ * beside the warehouse, which the second thread writes the second part of the
+ * sales CSV into exactly as the direct load writes the first part into the
+ * warehouse (SqlWarehouse.writeDirectly): facts whose customer and product are
+ * known are upserted (the last copy of a key wins), the others set aside (and an
+ * earlier copy's fact withdrawn), and every reject kept, in file order. The
+ * warehouse then takes it in, in the load's transaction (SqlWarehouse.absorb).
+ *
+ * Nothing in it outlives the run: the warehouse deletes it after the load's
+ * transaction, and a crashed run's is deleted by the next split load. So it is
+ * written without a journal or syncs (a crash loses nothing the warehouse holds).
+ */
+import Database from "better-sqlite3"
+import { Reject } from "../../schema/Reject.js"
+import type { StagedSale } from "../Warehouse.js"
+import { locationOf } from "../Warehouse.js"
+import { sqlite } from "./Dialect.js"
+import type { KeySet } from "./KeySet.js"
+import { columns, SALE_COLUMNS, statementSlices, writeSaleValues } from "./Schema.js"
+
+/** The side file's tables: its facts, the rows set aside, and the rejects, each in the order written. */
+export const SIDE_TABLES = { facts: "facts", setAside: "set_aside", rejects: "rejects" } as const
+
+const schema = [
+  `CREATE TABLE ${SIDE_TABLES.facts} (${columns(sqlite).sale}, PRIMARY KEY (transaction_id))`,
+  `CREATE TABLE ${SIDE_TABLES.setAside} (seq INTEGER PRIMARY KEY, ${columns(sqlite).sale}, location TEXT)`,
+  `CREATE TABLE ${SIDE_TABLES.rejects} (seq INTEGER PRIMARY KEY, source TEXT NOT NULL, record_key TEXT, category TEXT NOT NULL,
+    reason TEXT NOT NULL, location TEXT, payload TEXT NOT NULL)`
+]
+
+const row = (width: number) => `(${Array.from({ length: width }, () => "?").join(",")})`
+const rows = (width: number, n: number) => Array.from({ length: n }, () => row(width)).join(",")
+const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
+
+/** Whether better-sqlite3 failed for a row's values (a constraint), not for the file or the connection. */
+const refusesRow = (error: unknown): error is Error =>
+  typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("SQLITE_CONSTRAINT")
+
+export interface SideWriter {
+  /**
+   * Writes a batch's rows and rejects. A row the file refuses (a constraint) is found by halving,
+   * as Load.stageIsolating does on the warehouse, and returned as a `constraint` reject (also
+   * written). Any other failure throws.
+   */
+  readonly write: (rows: ReadonlyArray<StagedSale>, rejects: ReadonlyArray<Reject>) => ReadonlyArray<Reject>
+  /** Commits and closes the file. */
+  readonly close: () => void
+}
+
+/**
+ * Creates the side file `file` (it must not exist) for facts checked against `customers` and
+ * `products`; `refused` makes the reject of a row the file refuses, as the run's thread would.
+ */
+export const openSideWriter = (
+  file: string,
+  customers: KeySet,
+  products: KeySet,
+  refused: (row: StagedSale, reason: string) => Reject
+): SideWriter => {
+  const db = new Database(file)
+  try {
+    db.pragma("journal_mode = OFF")
+    db.pragma("synchronous = OFF")
+    db.pragma("cache_size = -2048")
+    for (const statement of schema) db.exec(statement)
+    db.exec("BEGIN")
+  } catch (e) {
+    db.close()
+    throw e
+  }
+  /** A statement per row count, prepared once: `text(n)` for n rows. */
+  const bySize = (text: (n: number) => string) => {
+    const prepared = new Map<number, Database.Statement>()
+    return (n: number) => {
+      let s = prepared.get(n)
+      if (s === undefined) prepared.set(n, s = db.prepare(text(n)))
+      return s
+    }
+  }
+  const width = SALE_COLUMNS.length
+  const upsert = bySize((n) =>
+    `INSERT INTO ${SIDE_TABLES.facts} (${SALE_COLUMNS.join(",")}) VALUES ${rows(width, n)}
+     ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`)
+  const withdraw = bySize((n) => `DELETE FROM ${SIDE_TABLES.facts} WHERE transaction_id IN (${Array.from({ length: n }, () => "?").join(",")})`)
+  const setAside = bySize((n) => `INSERT INTO ${SIDE_TABLES.setAside} (${SALE_COLUMNS.join(",")}, location) VALUES ${rows(width + 1, n)}`)
+  const keep = bySize((n) => `INSERT INTO ${SIDE_TABLES.rejects} (source, record_key, category, reason, location, payload) VALUES ${rows(6, n)}`)
+
+  const writeRows = (batch: ReadonlyArray<StagedSale>) => {
+    const known: Array<StagedSale> = []
+    const orphans: Array<StagedSale> = []
+    for (const r of batch) (customers.has(r.customer_id) && products.has(r.product_id) ? known : orphans).push(r)
+    for (const slice of statementSlices(known)) {
+      const params = new Array<unknown>(slice.length * width)
+      let at = 0
+      for (const r of slice) at = writeSaleValues(params, at, r, sqlite.decimalParam)
+      upsert(slice.length).run(params)
+    }
+    for (const slice of statementSlices(orphans)) withdraw(slice.length).run(slice.map((r) => r.transaction_id))
+    for (const slice of statementSlices(orphans)) {
+      const params = new Array<unknown>(slice.length * (width + 1))
+      let at = 0
+      for (const r of slice) {
+        at = writeSaleValues(params, at, r, sqlite.decimalParam)
+        params[at++] = locationOf(r)
+      }
+      setAside(slice.length).run(params)
+    }
+  }
+  /** Writes `batch`; the rows refused, found by halving, as rejects. */
+  const isolating = (batch: ReadonlyArray<StagedSale>): Array<Reject> => {
+    try {
+      writeRows(batch)
+      return []
+    } catch (e) {
+      if (!refusesRow(e)) throw e
+      if (batch.length === 1) return [refused(batch[0]!, e.message)]
+      const middle = Math.ceil(batch.length / 2)
+      return [...isolating(batch.slice(0, middle)), ...isolating(batch.slice(middle))]
+    }
+  }
+  const keepRejects = (rejects: ReadonlyArray<Reject>) => {
+    for (const slice of statementSlices(rejects)) {
+      keep(slice.length).run(slice.flatMap((r) => [r.source, r.record_key, r.category, r.reason, r.location, JSON.stringify(r.payload)]))
+    }
+  }
+  return {
+    write: (batch, rejects) => {
+      const refusals = batch.length === 0 ? [] : isolating(batch)
+      keepRejects([...rejects, ...refusals])
+      return refusals
+    },
+    close: () => {
+      if (db.inTransaction) db.exec("COMMIT")
+      db.close()
+    }
+  }
+}
