@@ -16,13 +16,12 @@
  * slower (1M: 36.0 s against 30.9 s).
  */
 import { Effect, Option, Queue, Stream } from "effect"
-import { Worker } from "node:worker_threads"
 import type { DateWindow } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import { Reject } from "../schema/Reject.js"
 import { locationOf, type StagedSale } from "../services/Warehouse.js"
 import type { Batch } from "./Transform.js"
-import { threadScript } from "./ThreadScript.js"
+import { startThread, threadScript } from "./ThreadScript.js"
 
 /** What the worker is given. */
 export interface ReadThreadInput {
@@ -155,16 +154,12 @@ export const readSalesOnThread = (input: Omit<ReadThreadInput, "ahead">, progres
     Effect.gen(function* () {
       const script = yield* workerScript
       const messages = yield* Queue.unbounded<FromReadThread>()
-      const worker = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const data = { workerData: { ...input, ahead: AHEAD } satisfies ReadThreadInput, resourceLimits: LIMITS }
-          const w = "file" in script ? new Worker(script.file, data) : new Worker(script.code, { ...data, eval: true })
-          w.on("message", (m: FromReadThread) => messages.unsafeOffer(m))
-          w.on("error", (e) => messages.unsafeOffer({ _tag: "Crashed", message: e.stack ?? e.message }))
-          w.on("exit", (code) => messages.unsafeOffer({ _tag: "Crashed", message: `the thread exited with code ${code}` }))
-          return w
-        }),
-        (w) => Effect.promise(() => w.terminate())
+      const worker = yield* startThread<FromReadThread>(
+        script,
+        { ...input, ahead: AHEAD } satisfies ReadThreadInput,
+        LIMITS,
+        (m) => messages.unsafeOffer(m),
+        (message) => messages.unsafeOffer({ _tag: "Crashed", message })
       )
       return Stream.repeatEffectOption(
         Effect.flatMap(Queue.take(messages), (m) => {

@@ -28,7 +28,6 @@
 import { Deferred, Effect, Option, Queue, type Scope } from "effect"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
 import type { WarehouseError } from "../schema/Errors.js"
 import { SALE_COLUMNS, type DateWindow } from "../rules/Sales.js"
@@ -37,7 +36,7 @@ import type { SideLoad } from "../services/Warehouse.js"
 import type { KeySetParts } from "../services/warehouse/KeySet.js"
 import type { CsvPart } from "./Csv.js"
 import { makeCsvParser } from "./CsvParser.js"
-import { threadScript } from "./ThreadScript.js"
+import { startThread, threadScript } from "./ThreadScript.js"
 
 /**
  * The share of the file this thread reads: less than half, as it also takes the side file in
@@ -169,24 +168,15 @@ export const splitSalesRead = (
     const { at, header, size } = found
 
     const script = yield* splitScript
-    const messages = yield* Queue.unbounded<FromSplitThread | { readonly _tag: "Exited"; readonly reason: string }>()
+    const messages = yield* Queue.unbounded<FromSplitThread>()
     const input: SplitInput = {
       path: plan.path, at, header, window: plan.window,
       costs: [...plan.costs],
       commissionRate: Money.formatDecimal(plan.commissionRate),
       batchSize: plan.batchSize, file: side.file, customers: side.customers, products: side.products
     }
-    const worker = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const data = { workerData: input, resourceLimits: LIMITS }
-        const w = "file" in script ? new Worker(script.file, data) : new Worker(script.code, { ...data, eval: true })
-        w.on("message", (m: FromSplitThread) => messages.unsafeOffer(m))
-        w.on("error", (e) => messages.unsafeOffer({ _tag: "Exited", reason: e.stack ?? e.message }))
-        w.on("exit", (code) => messages.unsafeOffer({ _tag: "Exited", reason: `the thread exited with code ${code}` }))
-        return w
-      }),
-      (w) => Effect.promise(() => w.terminate())
-    )
+    const worker = yield* startThread<FromSplitThread>(script, input, LIMITS, (m) => messages.unsafeOffer(m), (reason) =>
+      messages.unsafeOffer({ _tag: "Failed", reason }))
     yield* Effect.logDebug(`reading ${plan.path} from byte ${at} of ${size} on a second thread`)
 
     // The worker's counts: rows read go to the progress as they come; the rest once its part is taken.

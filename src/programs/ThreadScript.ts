@@ -4,9 +4,10 @@
  * embeds the pipeline), `source` (a file of this folder) bundled once per
  * process by esbuild.
  */
-import { Effect } from "effect"
+import { Effect, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
+import { Worker, type ResourceLimits } from "node:worker_threads"
 
 export type ThreadScript = { readonly file: URL } | { readonly code: string }
 
@@ -34,3 +35,26 @@ export const threadScript = (name: string, source: string): Effect.Effect<Thread
     return { code: await fromSource }
   })
 }
+
+/**
+ * A worker thread running `script` with `data`, terminated when the scope closes. Each message it
+ * posts goes to `message`; an error it throws, or its exit (whatever the code), to `ended`.
+ */
+export const startThread = <M>(
+  script: ThreadScript,
+  data: unknown,
+  limits: ResourceLimits,
+  message: (m: M) => void,
+  ended: (reason: string) => void
+): Effect.Effect<Worker, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const options = { workerData: data, resourceLimits: limits }
+      const w = "file" in script ? new Worker(script.file, options) : new Worker(script.code, { ...options, eval: true })
+      w.on("message", message)
+      w.on("error", (e) => ended(e.stack ?? e.message))
+      w.on("exit", (code) => ended(`the thread exited with code ${code}`))
+      return w
+    }),
+    (w) => Effect.promise(() => w.terminate())
+  )

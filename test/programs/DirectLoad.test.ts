@@ -19,7 +19,7 @@ import { sqlite } from "../../src/services/warehouse/Dialect.js"
 import { SALE_COLUMNS, writeSaleValues } from "../../src/services/warehouse/Schema.js"
 import { statementSlices } from "../../src/services/warehouse/Schema.js"
 import type { SaleRow } from "../../src/schema/Records.js"
-import { inputs } from "../support/Fixtures.js"
+import { inputs, loadedFacts } from "../support/Fixtures.js"
 
 const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
 
@@ -33,9 +33,7 @@ const contents = Effect.gen(function* () {
   const rejects = yield* sql<{ category: string; payload: string }>`SELECT source, record_key, category, reason, location, payload
                       FROM etl_rejects WHERE resolved_run IS NULL ORDER BY source, reject_key`
   return {
-    facts: yield* sql`SELECT transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
-                        cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
-                      FROM sales_fact ORDER BY transaction_id`,
+    facts: yield* loadedFacts,
     openRejects: rejects.map((r) => ({ ...r, payload: payloadOf(r.payload) })),
     stamps: yield* sql`SELECT run_id, created_date, count(*) AS n FROM sales_fact GROUP BY run_id, created_date`,
     // The index builds sort in a smaller cache (Dialect.indexBuild) and give the connection its own back.

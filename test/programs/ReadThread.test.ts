@@ -14,16 +14,14 @@ import * as TestLayer from "../../src/layers/Test.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { readSalesOnThread } from "../../src/programs/ReadThread.js"
-import { inputs, SALES_HEADER } from "../support/Fixtures.js"
+import { inputs, loadedFacts, SALES_HEADER } from "../support/Fixtures.js"
 
 const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: false, dryRun: false }
 
 const contents = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   return {
-    facts: yield* sql`SELECT transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
-                        cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
-                      FROM sales_fact ORDER BY transaction_id`,
+    facts: yield* loadedFacts,
     rejects: yield* sql`SELECT source, record_key, reject_key, category, reason, location, payload, attempts
                         FROM etl_rejects ORDER BY source, reject_key`
   }

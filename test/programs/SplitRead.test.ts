@@ -16,16 +16,14 @@ import { makeCsvParser } from "../../src/programs/CsvParser.js"
 import { generate } from "../../src/programs/Generate.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { linesBefore } from "../../src/programs/SplitRead.js"
-import { inputs } from "../support/Fixtures.js"
+import { inputs, loadedFacts } from "../support/Fixtures.js"
 
 const options = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
 
 const contents = Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
   return {
-    facts: yield* sql`SELECT transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
-                        cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
-                      FROM sales_fact ORDER BY transaction_id`,
+    facts: yield* loadedFacts,
     // In the order recorded: the failed-records export lists them so.
     rejects: yield* sql`SELECT source, record_key, category, reason, location, payload FROM etl_rejects WHERE source = 'sales' ORDER BY reject_id`,
     staged: (yield* sql<{ n: number }>`SELECT count(*) AS n FROM etl_stage_sales`)[0]!.n

@@ -1,3 +1,5 @@
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
 import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -34,3 +36,9 @@ export const product = (id: string, price: number | string, cost?: number) => ({
   specifications: { brand: "B", price, ...(cost === undefined ? {} : { cost }) },
   inventory: { quantity: 20, warehouse: "WH" }
 })
+
+/** Every fact's loaded values (not the run or time that loaded it), by key: what two loads of the same input agree on. */
+export const loadedFacts = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+  sql`SELECT transaction_id, customer_id, product_id, quantity, unit_price, discount_amount, total_amount,
+        cost_amount, profit_margin, commission, value_tier, transaction_date, sales_rep_id, customer_status
+      FROM sales_fact ORDER BY transaction_id`)
