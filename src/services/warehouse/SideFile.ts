@@ -8,8 +8,8 @@
  * warehouse then takes it in, in the load's transaction (SqlWarehouse.absorb).
  *
  * Nothing in it outlives the run: the warehouse deletes it after the load's
- * transaction, and a crashed run's is deleted by the next split load. So it is
- * written without a journal or syncs (a crash loses nothing the warehouse holds).
+ * transaction, and a crashed run's is deleted by the next load. So it is
+ * written without a journal file or syncs (a crash loses nothing the warehouse holds).
  */
 import Database from "better-sqlite3"
 import { Reject } from "../../schema/Reject.js"
@@ -60,7 +60,9 @@ export const openSideWriter = (
 ): SideWriter => {
   const db = new Database(file)
   try {
-    db.pragma("journal_mode = OFF")
+    // Its rollback journal in memory: better-sqlite3's defensive mode refuses OFF, and every page
+    // the load writes is new, so the journal holds next to nothing.
+    db.pragma("journal_mode = MEMORY")
     db.pragma("synchronous = OFF")
     db.pragma("cache_size = -2048")
     for (const statement of schema) db.exec(statement)
