@@ -114,6 +114,28 @@ describe("a first load read by two threads", () => {
       expect(Math.max(...lines)).toBeGreaterThan(2500)
     }))
 
+  it.live("reads on one thread in a dry run, which the real run after it on the same connection splits", () =>
+    Effect.gen(function* () {
+      yield* generate({ transactions: 300, outDir: input, seed: 7 }).pipe(Effect.provide(NodeContext.layer))
+      const dir = mkdtempSync(join(tmpdir(), "etl-split-"))
+      const messages: Array<string> = []
+      const layer = Layer.merge(
+        TestLayer.layer({ ...fixture.settings, SPLIT_READ: "on" }, join(dir, "one.db")),
+        Layer.merge(Logger.add(Logger.make(({ message }) => void messages.push(String(message)))), Logger.minimumLogLevel(LogLevel.Debug))
+      )
+      const [dry, real] = yield* Effect.gen(function* () {
+        const dry = yield* runPipeline({ ...options, dryRun: true })
+        const taken = messages.filter((m) => m.includes("took in the second thread's sales")).length
+        return [{ summary: dry, taken }, { summary: yield* runPipeline(options), facts: yield* loadedFacts }] as const
+      }).pipe(Effect.provide(layer))
+      expect(dry.summary.status).toBe("success")
+      expect(dry.taken).toBe(0)
+      expect(real.summary.status).toBe("success")
+      expect(messages.filter((m) => m.includes("took in the second thread's sales"))).toHaveLength(1)
+      expect(real.facts).toHaveLength(real.summary.changes.sales_fact!.inserted)
+      expect(readdirSync(dir).filter((f) => f.includes("-split-"))).toEqual([])
+    }))
+
   it.live("reads the second part on the run's thread when a quoted record spans the cut", () =>
     Effect.gen(function* () {
       yield* generate({ transactions: 400, outDir: input, seed: 5 }).pipe(Effect.provide(NodeContext.layer))

@@ -582,6 +582,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     Effect.gen(function* () {
       if (!(yield* noFacts)) return Option.none()
       yield* after
+      // Inside a transaction already open (a dry run's), a side file could not be detached after.
+      const sided = warehouseFile !== undefined && Option.isNone(yield* Effect.serviceOption(SqlClient.TransactionConnection))
       let release: Effect.Effect<void> = Effect.void
       const direct = Effect.gen(function* () {
         // Checked again inside the transaction: what it saw is what it writes into.
@@ -595,7 +597,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const customers = yield* keysOf("customer_dim", "customer_id")
         const products = yield* keysOf("product_dim", "product_id")
         let side = Option.none<SideLoad>()
-        if (warehouseFile !== undefined) {
+        if (sided) {
           yield* removeStaleSides
           const made = sideLoad(runId, now, customers, products)
           side = Option.some(made.side)
