@@ -103,37 +103,32 @@ export const linesBefore = (path: string, at: number): number => {
   }
 }
 
-/** The file's first record (its header) and where it ends, read here; undefined when it is not whole within 1 MiB. */
-const headerOf = (path: string): { readonly fields: ReadonlyArray<string>; readonly end: number } | undefined => {
+/** Up to 1 MiB of `path` from byte `offset`. */
+const bytesAt = (path: string, offset: number): Buffer => {
   const fd = openSync(path, "r")
   try {
     const buffer = Buffer.alloc(READ)
-    const n = readSync(fd, buffer, 0, READ, 0)
-    let fields: ReadonlyArray<string> | undefined
-    const parser = makeCsvParser({ record: (f) => void (fields ??= f), broken: () => undefined })
-    const text = new TextDecoder("utf-8").decode(buffer.subarray(0, n))
-    const lf = buffer.subarray(0, n).indexOf(10)
-    if (lf === -1) return undefined
-    parser.write(text.slice(0, text.indexOf("\n") + 1))
-    return fields === undefined ? undefined : { fields, end: lf + 1 }
+    return buffer.subarray(0, readSync(fd, buffer, 0, READ, offset))
   } finally {
     closeSync(fd)
   }
 }
 
-/** The start of the first line at or after `share` of the file, past `after`; undefined when there is none within 1 MiB. */
+/** The file's first record (its header) and where it ends; undefined when its first line is not whole within 1 MiB or not a whole record. */
+const headerOf = (path: string): { readonly fields: ReadonlyArray<string>; readonly end: number } | undefined => {
+  const head = bytesAt(path, 0)
+  const end = head.indexOf(10) + 1
+  if (end === 0) return undefined
+  let fields: ReadonlyArray<string> | undefined
+  makeCsvParser({ record: (f) => void (fields ??= f), broken: () => undefined }).write(new TextDecoder("utf-8").decode(head.subarray(0, end)))
+  return fields === undefined ? undefined : { fields, end }
+}
+
+/** The start of the first line at or after SHARE of the file, past `after`; undefined when there is none within 1 MiB. */
 const cutOf = (path: string, size: number, after: number): number | undefined => {
   const from = Math.max(after, Math.floor(size * SHARE))
-  const fd = openSync(path, "r")
-  try {
-    const buffer = Buffer.alloc(READ)
-    const n = readSync(fd, buffer, 0, READ, from)
-    const lf = buffer.subarray(0, n).indexOf(10)
-    const at = lf === -1 ? undefined : from + lf + 1
-    return at !== undefined && at < size ? at : undefined
-  } finally {
-    closeSync(fd)
-  }
+  const lf = bytesAt(path, from).indexOf(10)
+  return lf === -1 || from + lf + 1 >= size ? undefined : from + lf + 1
 }
 
 export interface SplitPlan {

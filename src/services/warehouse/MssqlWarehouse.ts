@@ -20,7 +20,7 @@ import type { Reject } from "../../schema/Reject.js"
 import { mssqlOptions } from "../MssqlOptions.js"
 import { Warehouse, type WarehouseService } from "../Warehouse.js"
 import { mssql } from "./Dialect.js"
-import { dimensionMergesFrom, SALE_COLUMNS, stagingFrom } from "./Schema.js"
+import { dimensionMergesFrom, SALE_COLUMNS, SALE_DATA, stagingFrom } from "./Schema.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
 
 /** T-SQL types of the staged columns, for OPENJSON's WITH clause; the rest are NVARCHAR(MAX). */
@@ -83,7 +83,6 @@ SELECT @staged AS staged,
 
 const noCustomer = `NOT EXISTS (SELECT 1 FROM customer_dim c WHERE c.customer_id = s.customer_id)`
 const noProduct = `NOT EXISTS (SELECT 1 FROM product_dim p WHERE p.product_id = s.product_id)`
-const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
 const salePayload = `(SELECT ${SALE_COLUMNS.map((c) => `CAST(s.${c} AS NVARCHAR(MAX)) AS [${c}]`).join(", ")}
     FOR JSON PATH, WITHOUT_ARRAY_WRAPPER, INCLUDE_NULL_VALUES)`
 /** A new fact keeps updated_date NULL when only its status settles; an older fact is touched. */
@@ -131,8 +130,8 @@ WHERE NOT EXISTS (SELECT 1 FROM etl_dirty_customers d WHERE d.customer_id = x.cu
 MERGE sales_fact WITH (HOLDLOCK) AS t
 USING (SELECT ${SALE_COLUMNS.join(", ")} FROM etl_stage_sales WHERE run_id = @1) AS s
 ON t.transaction_id = s.transaction_id
-WHEN MATCHED AND (${differs(saleData)}) THEN
-  UPDATE SET ${saleData.map((c) => `t.${c} = s.${c}`).join(", ")}, t.run_id = @1, t.updated_date = GETDATE()
+WHEN MATCHED AND (${differs(SALE_DATA)}) THEN
+  UPDATE SET ${SALE_DATA.map((c) => `t.${c} = s.${c}`).join(", ")}, t.run_id = @1, t.updated_date = GETDATE()
 WHEN NOT MATCHED BY TARGET THEN
   INSERT (${SALE_COLUMNS.join(", ")}, customer_status, run_id, created_date)
   VALUES (${SALE_COLUMNS.map((c) => `s.${c}`).join(", ")}, 'Repeat', @1, GETDATE())

@@ -23,6 +23,18 @@ export const SALE_COLUMNS = [
   "cost_amount", "profit_margin", "commission", "value_tier", "transaction_date", "sales_rep_id"
 ] as const
 
+/** The columns of a fact besides its key: what a later copy of the key replaces. */
+export const SALE_DATA = SALE_COLUMNS.filter((c) => c !== "transaction_id")
+
+/** The tail of an upsert into a fact table (sales_fact, or a side file's): a later copy of a key replaces its values. */
+export const FACT_REPLACE = `ON CONFLICT (transaction_id) DO UPDATE SET ${SALE_DATA.map((c) => `${c} = excluded.${c}`).join(", ")}`
+
+/** `rows` rows of `columns` parameters each: `(?,?),(?,?)`. */
+export const placeholders = (columns: number, rows: number): string => {
+  const row = `(${Array.from({ length: columns }, () => "?").join(",")})`
+  return Array.from({ length: rows }, () => row).join(",")
+}
+
 /**
  * Writes a fact's values into `params` from index `at`, in SALE_COLUMNS order, decimals bound as
  * `decimal` makes them (Dialect.decimalParam), and returns the index after them: a direct load does

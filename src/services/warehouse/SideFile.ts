@@ -17,7 +17,7 @@ import type { StagedSale } from "../Warehouse.js"
 import { locationOf } from "../Warehouse.js"
 import { sqlite } from "./Dialect.js"
 import type { KeySet } from "./KeySet.js"
-import { columns, SALE_COLUMNS, statementSlices, writeSaleValues } from "./Schema.js"
+import { columns, FACT_REPLACE, placeholders, SALE_COLUMNS, statementSlices, writeSaleValues } from "./Schema.js"
 
 /** The side file's tables: its facts, the rows set aside, and the rejects, each in the order written. */
 export const SIDE_TABLES = { facts: "facts", setAside: "set_aside", rejects: "rejects" } as const
@@ -29,9 +29,6 @@ const schema = [
     reason TEXT NOT NULL, location TEXT, payload TEXT NOT NULL)`
 ]
 
-const row = (width: number) => `(${Array.from({ length: width }, () => "?").join(",")})`
-const rows = (width: number, n: number) => Array.from({ length: n }, () => row(width)).join(",")
-const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
 
 /** Whether better-sqlite3 failed for a row's values (a constraint), not for the file or the connection. */
 const refusesRow = (error: unknown): error is Error =>
@@ -71,42 +68,47 @@ export const openSideWriter = (
     db.close()
     throw e
   }
-  /** A statement per row count, prepared once: `text(n)` for n rows. */
-  const bySize = (text: (n: number) => string) => {
-    const prepared = new Map<number, Database.Statement>()
+  /**
+   * A statement per row count, prepared once (`text(n)` for n rows), with one parameter array
+   * of `width` a row, filled again for each run, as the direct load does (SqlWarehouse.writeDirectly).
+   */
+  const bySize = (width: number, text: (n: number) => string) => {
+    const prepared = new Map<number, { readonly statement: Database.Statement; readonly params: Array<unknown> }>()
     return (n: number) => {
       let s = prepared.get(n)
-      if (s === undefined) prepared.set(n, s = db.prepare(text(n)))
+      if (s === undefined) prepared.set(n, s = { statement: db.prepare(text(n)), params: new Array<unknown>(n * width) })
       return s
     }
   }
   const width = SALE_COLUMNS.length
-  const upsert = bySize((n) =>
-    `INSERT INTO ${SIDE_TABLES.facts} (${SALE_COLUMNS.join(",")}) VALUES ${rows(width, n)}
-     ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`)
-  const withdraw = bySize((n) => `DELETE FROM ${SIDE_TABLES.facts} WHERE transaction_id IN (${Array.from({ length: n }, () => "?").join(",")})`)
-  const setAside = bySize((n) => `INSERT INTO ${SIDE_TABLES.setAside} (${SALE_COLUMNS.join(",")}, location) VALUES ${rows(width + 1, n)}`)
-  const keep = bySize((n) => `INSERT INTO ${SIDE_TABLES.rejects} (source, record_key, category, reason, location, payload) VALUES ${rows(6, n)}`)
+  const upsert = bySize(width, (n) => `INSERT INTO ${SIDE_TABLES.facts} (${SALE_COLUMNS.join(",")}) VALUES ${placeholders(width, n)} ${FACT_REPLACE}`)
+  const withdraw = bySize(1, (n) => `DELETE FROM ${SIDE_TABLES.facts} WHERE transaction_id IN (${Array.from({ length: n }, () => "?").join(",")})`)
+  const setAside = bySize(width + 1, (n) => `INSERT INTO ${SIDE_TABLES.setAside} (${SALE_COLUMNS.join(",")}, location) VALUES ${placeholders(width + 1, n)}`)
+  const keep = bySize(6, (n) => `INSERT INTO ${SIDE_TABLES.rejects} (source, record_key, category, reason, location, payload) VALUES ${placeholders(6, n)}`)
 
   const writeRows = (batch: ReadonlyArray<StagedSale>) => {
     const known: Array<StagedSale> = []
     const orphans: Array<StagedSale> = []
     for (const r of batch) (customers.has(r.customer_id) && products.has(r.product_id) ? known : orphans).push(r)
     for (const slice of statementSlices(known)) {
-      const params = new Array<unknown>(slice.length * width)
+      const { params, statement } = upsert(slice.length)
       let at = 0
       for (const r of slice) at = writeSaleValues(params, at, r, sqlite.decimalParam)
-      upsert(slice.length).run(params)
+      statement.run(params)
     }
-    for (const slice of statementSlices(orphans)) withdraw(slice.length).run(slice.map((r) => r.transaction_id))
     for (const slice of statementSlices(orphans)) {
-      const params = new Array<unknown>(slice.length * (width + 1))
+      const { params, statement } = withdraw(slice.length)
+      slice.forEach((r, i) => (params[i] = r.transaction_id))
+      statement.run(params)
+    }
+    for (const slice of statementSlices(orphans)) {
+      const { params, statement } = setAside(slice.length)
       let at = 0
       for (const r of slice) {
         at = writeSaleValues(params, at, r, sqlite.decimalParam)
         params[at++] = locationOf(r)
       }
-      setAside(slice.length).run(params)
+      statement.run(params)
     }
   }
   /** Writes `batch`; the rows refused, found by halving, as rejects. */
@@ -123,7 +125,10 @@ export const openSideWriter = (
   }
   const keepRejects = (rejects: ReadonlyArray<Reject>) => {
     for (const slice of statementSlices(rejects)) {
-      keep(slice.length).run(slice.flatMap((r) => [r.source, r.record_key, r.category, r.reason, r.location, JSON.stringify(r.payload)]))
+      const { params, statement } = keep(slice.length)
+      let at = 0
+      for (const r of slice) for (const v of [r.source, r.record_key, r.category, r.reason, r.location, JSON.stringify(r.payload)]) params[at++] = v
+      statement.run(params)
     }
   }
   return {

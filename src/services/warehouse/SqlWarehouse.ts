@@ -18,7 +18,10 @@ import {
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { KeySet } from "./KeySet.js"
-import { DECIMAL_COLUMNS, dimensionMergesFrom, factForeignKeys, factIndexes, migrationsFor, SALE_COLUMNS, stagingFrom, statementSlices, writeSaleValues } from "./Schema.js"
+import {
+  DECIMAL_COLUMNS, dimensionMergesFrom, FACT_REPLACE, factForeignKeys, factIndexes, migrationsFor, placeholders, SALE_COLUMNS, SALE_DATA,
+  stagingFrom, statementSlices, writeSaleValues
+} from "./Schema.js"
 import { SIDE_TABLES } from "./SideFile.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
@@ -38,11 +41,6 @@ const REJECT_PAGE = 2000
 
 /** Dimension keys read at a time for a direct load's KeySet. */
 const KEY_PAGE = 20_000
-
-const placeholders = (columns: number, rows: number): string => {
-  const row = `(${Array.from({ length: columns }, () => "?").join(",")})`
-  return Array.from({ length: rows }, () => row).join(",")
-}
 
 /** A text as an SQL string literal. */
 const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
@@ -221,7 +219,6 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         return { inserted, updated, unchanged: staged - inserted - updated }
       }).pipe(inTransaction, Effect.mapError(warehouseError(`merge ${table}`)))
 
-  const saleData = SALE_COLUMNS.filter((c) => c !== "transaction_id")
   /** The query for a customer's earliest fact: by date, then by transaction id. */
   const firstOf = (customer: string) =>
     `SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = ${customer}
@@ -328,9 +325,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       // 3. The merge itself.
       // Into an empty fact table nothing can be updated, and every status set below is a new fact's.
       const updated = existing === 0 ? 0 : yield* step("update facts", changes(
-        `UPDATE sales_fact SET (${saleData.join(",")}, run_id, updated_date) = (${saleData.map((c) => "s." + c).join(",")}, ?, ${ts})
+        `UPDATE sales_fact SET (${SALE_DATA.join(",")}, run_id, updated_date) = (${SALE_DATA.map((c) => "s." + c).join(",")}, ?, ${ts})
          FROM etl_stage_sales s
-         WHERE s.run_id = ? AND s.transaction_id = sales_fact.transaction_id AND (${differs("sales_fact", saleData)})`,
+         WHERE s.run_id = ? AND s.transaction_id = sales_fact.transaction_id AND (${differs("sales_fact", SALE_DATA)})`,
         [runId, now, stageId]
       ))
       // A bulk load (more new rows than the table holds) builds the secondary indexes afterwards.
@@ -421,7 +418,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     const fixed = `'Repeat',${literal(runId)},${ts.replace("?", literal(now))}`
     return `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
      VALUES ${Array.from({ length: rows }, () => `(${SALE_COLUMNS.map(() => "?").join(",")},${fixed})`).join(",")}
-     ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`
+     ${FACT_REPLACE}`
   }
   const deleteText = textsBySize((rows) => `DELETE FROM sales_fact WHERE transaction_id IN (${Array.from({ length: rows }, () => "?").join(",")})`)
   const staging = stagingFrom(stage)
@@ -536,7 +533,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const facts = yield* step("side: facts", changes(
           `INSERT INTO sales_fact (${SALE_COLUMNS.join(",")}, customer_status, run_id, created_date)
            SELECT ${SALE_COLUMNS.join(",")}, 'Repeat', ?, ${ts} FROM ${t.facts} WHERE true
-           ON CONFLICT (transaction_id) DO UPDATE SET ${saleData.map((c) => `${c} = excluded.${c}`).join(", ")}`,
+           ${FACT_REPLACE}`,
           [runId, now]
         ))
         let rejects = 0
