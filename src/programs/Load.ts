@@ -7,6 +7,7 @@
 import { Effect, Stream } from "effect"
 import type { WarehouseError } from "../schema/Errors.js"
 import type { Source } from "../schema/Records.js"
+import { writeOutAmounts } from "../rules/Sales.js"
 import { Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
@@ -49,9 +50,9 @@ export const stageIsolating = <A extends object, E extends { readonly transient:
     )
   )
 
-/** A refused row's location and payload, a sale's location written out (StagedSale.line). */
+/** A refused row's location and payload, a sale's location and amounts written out (StagedSale). */
 export const locatedPayload = (row: object): { readonly location: string | null; readonly payload: Record<string, unknown> } => {
-  const { line, ...payload } = row as Record<string, unknown>
+  const { line, ...payload } = writeOutAmounts({ ...row }) as Record<string, unknown>
   if (line !== undefined) payload.location = locationOf(row as StagedSale)
   return { location: typeof payload.location === "string" ? payload.location : null, payload }
 }

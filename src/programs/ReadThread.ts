@@ -16,7 +16,7 @@
  * slower (1M: 36.0 s against 30.9 s).
  */
 import { Effect, Option, Queue, Stream } from "effect"
-import type { DateWindow } from "../rules/Sales.js"
+import { writeOutAmounts, type DateWindow } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import { Reject } from "../schema/Reject.js"
 import { locationOf, type StagedSale } from "../services/Warehouse.js"
@@ -83,11 +83,11 @@ const asArray = (s: StagedSale) => [
 ]
 
 const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string } | { readonly json: string } => {
-  // Concatenated, not pushed and joined: half the time, measured.
+  // Concatenated, not pushed and joined: half the time, measured. The amounts cross as their texts.
   let joined = ""
   for (let r = 0; r < rows.length; r++) {
-    const s = rows[r]!
-    if (holdsSeparator(s)) return { json: JSON.stringify(rows.map(asArray)) }
+    const s = writeOutAmounts(rows[r]!)
+    if (holdsSeparator(s)) return { json: JSON.stringify(rows.map((row) => asArray(writeOutAmounts(row)))) }
     joined += (r === 0 ? "" : SEPARATOR) + s.transaction_id + SEPARATOR + s.customer_id + SEPARATOR + s.product_id + SEPARATOR +
       s.quantity + SEPARATOR + s.unit_price + SEPARATOR + s.discount_amount + SEPARATOR + s.total_amount + SEPARATOR +
       (s.cost_amount ?? "") + SEPARATOR + (s.profit_margin ?? "") + SEPARATOR + s.commission + SEPARATOR + s.value_tier +

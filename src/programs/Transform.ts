@@ -6,8 +6,8 @@
 import { Chunk, Stream } from "effect"
 import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
-import { filtered, isCompleted, processSale, SALE_COLUMNS, type Filtered, type RawSale, type SalePricing } from "../rules/Sales.js"
-import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records.js"
+import { filtered, isCompleted, priceSale, SALE_COLUMNS, type Filtered, type PricedSale, type RawSale, type SalePricing } from "../rules/Sales.js"
+import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
 import type { StagedSale } from "../services/Warehouse.js"
 import { hashOf } from "../services/warehouse/KeySet.js"
@@ -254,7 +254,7 @@ export const transformSale = <S>(
   source: S,
   line?: number
 ): Outcome<StagedSale> => {
-  const result = processSale(raw, pricing)
+  const result = priceSale(raw, pricing)
   if (isRefusal(result)) {
     const key = raw.transaction_id.trim()
     return new Reject({
@@ -267,10 +267,10 @@ export const transformSale = <S>(
     })
   }
   if ("_tag" in result) return result.why === "status" ? FILTERED_STATUS : FILTERED_WINDOW
-  // The row processSale just made, given its location in place: a copy per row costs
+  // The row priceSale just made, given its location in place: a copy per row costs
   // more than the rules that fill it. A CSV row's stays the text before its line number and
-  // the number (StagedSale.line), written out only where it is needed.
-  const row: SaleRow & { location?: string; line?: number } = result
+  // the number (StagedSale.line), written out only where it is needed, as its amounts are.
+  const row: PricedSale & { location?: string; line?: number } = result
   row.location = location
   if (line !== undefined) row.line = line
   return row as StagedSale

@@ -87,13 +87,52 @@ export interface SalePricing {
   readonly commissionRate: Money.Decimal
 }
 
+/** The columns of a fact that hold an amount: the price and discount read, the money computed. */
+export type AmountColumn = "unit_price" | "discount_amount" | "total_amount" | "cost_amount" | "profit_margin" | "commission"
+
+/**
+ * A fact as the rules price it (priceSale): SaleRow with its amounts as Money.Amount, whole cents
+ * where the fast path priced it. writeOutAmounts makes it a SaleRow.
+ */
+export type PricedSale = Omit<SaleRow, AmountColumn> & {
+  readonly unit_price: Money.Amount
+  readonly discount_amount: Money.Amount
+  readonly total_amount: Money.Amount
+  readonly cost_amount: Money.Amount | null
+  readonly profit_margin: Money.Amount | null
+  readonly commission: Money.Amount
+}
+
 /** One completed transaction to its fact row, a refusal, or `filtered` when outside the window. */
-export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => sale(raw, pricing, true)
+export const processSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => {
+  const result = priceSale(raw, pricing)
+  return "_tag" in result ? result : writeOutAmounts(result)
+}
+
+/** processSale with the amounts of the fast path left in cents (Money.Amount): what a load binds. */
+export const priceSale = (raw: RawSale, pricing: SalePricing): PricedSale | Refusal | Filtered => sale(raw, pricing, true)
 
 /** processSale without the cents fast path (a test holds the fast path to it). */
-export const exactSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered => sale(raw, pricing, false)
+export const exactSale = (raw: RawSale, pricing: SalePricing): SaleRow | Refusal | Filtered =>
+  sale(raw, pricing, false) as SaleRow | Refusal | Filtered
 
-const sale = (raw: RawSale, pricing: SalePricing, fast: boolean): SaleRow | Refusal | Filtered => {
+/**
+ * The amounts of `row` (a priced sale, or any record holding some of its amount columns) as the
+ * decimal texts SaleRow holds, in place: the price and discount in their shortest form (`"19.9"`,
+ * `"0"`), the money with two places (`"54.97"`). Texts are left as they are.
+ */
+export const writeOutAmounts = <A extends object>(row: A): A & { readonly [K in AmountColumn]?: string | null } => {
+  const r = row as { -readonly [K in AmountColumn]?: Money.Amount | null }
+  if (typeof r.unit_price === "number") r.unit_price = Money.shortCentsText(r.unit_price)
+  if (typeof r.discount_amount === "number") r.discount_amount = Money.shortCentsText(r.discount_amount)
+  if (typeof r.total_amount === "number") r.total_amount = Money.centsText(r.total_amount)
+  if (typeof r.cost_amount === "number") r.cost_amount = Money.centsText(r.cost_amount)
+  if (typeof r.profit_margin === "number") r.profit_margin = Money.centsText(r.profit_margin)
+  if (typeof r.commission === "number") r.commission = Money.centsText(r.commission)
+  return row as A & { readonly [K in AmountColumn]?: string | null }
+}
+
+const sale = (raw: RawSale, pricing: SalePricing, fast: boolean): PricedSale | Refusal | Filtered => {
   const transactionId = trimmed(raw.transaction_id)
   if (transactionId === undefined) return refuse("missing_key", "transaction_id is empty")
   const day = parseTransactionDate(raw.transaction_date)
@@ -110,12 +149,12 @@ const sale = (raw: RawSale, pricing: SalePricing, fast: boolean): SaleRow | Refu
     customer_id: customerId,
     product_id: productId,
     quantity: 0,
-    unit_price: "",
-    discount_amount: "",
-    total_amount: "",
+    unit_price: 0,
+    discount_amount: 0,
+    total_amount: 0,
     cost_amount: null,
     profit_margin: null,
-    commission: "",
+    commission: 0,
     value_tier: "Low Value",
     transaction_date: day,
     sales_rep_id: trimmed(raw.sales_rep_id) ?? null
@@ -126,13 +165,14 @@ const sale = (raw: RawSale, pricing: SalePricing, fast: boolean): SaleRow | Refu
   return refused ?? row
 }
 
-type Priced = { -readonly [K in keyof SaleRow]: SaleRow[K] }
+type Priced = { -readonly [K in keyof PricedSale]: PricedSale[K] }
 
 /**
  * The sale's money in whole cents as JS numbers, when its quantity, price and
  * discount are plain (`"3"`, `"19.99"`) with at most two decimals and every
- * value stays exact (Money.exact). Fills `row` and answers `true`; `false`
- * leaves everything, refusals included, to priceExactly.
+ * value stays exact (Money.exact). Fills `row` with them, no text made
+ * (Money.Amount), and answers `true`; `false` leaves everything, refusals
+ * included, to priceExactly.
  */
 const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate: Money.Decimal, row: Priced): boolean => {
   const quantity = Money.plainInteger(raw.quantity)
@@ -154,12 +194,12 @@ const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate
   const commissionScaled = total * rateUnits
   if (!Money.exact(marginScaled) || !Money.exact(commissionScaled) || rate.scale > 15) return false
   row.quantity = quantity
-  row.unit_price = Money.shortCentsText(price)
-  row.discount_amount = Money.shortCentsText(discount)
-  row.total_amount = Money.centsText(total)
-  row.cost_amount = costAmount === null ? null : Money.centsText(costAmount)
-  row.profit_margin = costAmount === null || total === 0 ? null : Money.centsText(Money.divRoundNumber(marginScaled, total))
-  row.commission = Money.centsText(Money.divRoundNumber(commissionScaled, 10 ** rate.scale))
+  row.unit_price = price
+  row.discount_amount = discount
+  row.total_amount = total
+  row.cost_amount = costAmount
+  row.profit_margin = costAmount === null || total === 0 ? null : Money.divRoundNumber(marginScaled, total)
+  row.commission = Money.divRoundNumber(commissionScaled, 10 ** rate.scale)
   row.value_tier = valueTier(total)
   return true
 }

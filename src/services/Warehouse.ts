@@ -13,7 +13,8 @@
  */
 import { Context, type Effect, type Option } from "effect"
 import type { WarehouseError, RunLocked } from "../schema/Errors.js"
-import type { CustomerRow, ProductRow, SaleRow, Source } from "../schema/Records.js"
+import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
+import { writeOutAmounts, type PricedSale } from "../rules/Sales.js"
 import type { Reject, RejectCategory } from "../schema/Reject.js"
 import type { DatabaseKind } from "./AppConfig.js"
 import type { KeySetParts } from "./warehouse/KeySet.js"
@@ -35,11 +36,12 @@ export interface SalesMerge extends ChangeCounts {
 
 /**
  * A sale staged with where it was read, so a referential reject can say so. A CSV row's location
- * is kept as the text before its line number and the number (`line`), and written out only for
- * the rows that need it (locationOf, locateSales): a string per row was 50 bytes of every fact's
+ * is kept as the text before its line number and the number (`line`), and its amounts as the
+ * rules left them (whole cents on the fast path: PricedSale), both written out only for the rows
+ * that need text (locationOf, writeOutSales): a string per row was 50 bytes of every fact's
  * garbage, though a first load stages and rejects few of them.
  */
-export interface StagedSale extends SaleRow {
+export type StagedSale = PricedSale & {
   readonly location: string | null
   /** When present, the location is `location` followed by this line number. */
   readonly line?: number | undefined
@@ -49,9 +51,13 @@ export interface StagedSale extends SaleRow {
 export const locationOf = (row: StagedSale): string | null =>
   row.line === undefined || row.location === null ? row.location : row.location + row.line
 
-/** Writes out the locations of `rows` in place (they are the caller's batch): what staging stores. */
-export const locateSales = <A extends StagedSale>(rows: ReadonlyArray<A>): ReadonlyArray<A> => {
+/**
+ * Writes out the locations and amounts of `rows` in place (they are the caller's batch): what
+ * staging stores, as text whatever the dialect.
+ */
+export const writeOutSales = <A extends StagedSale>(rows: ReadonlyArray<A>): ReadonlyArray<A> => {
   for (const row of rows) {
+    writeOutAmounts(row)
     if (row.line === undefined) continue
     const located = row as { location: string | null; line?: number | undefined }
     located.location = locationOf(row)

@@ -5,7 +5,7 @@
  * affected rows. The SQL of SqlWarehouse is written once against this; SQL
  * Server's staging and merges, which differ in shape, live in MssqlWarehouse.
  */
-import { toDouble } from "../../rules/Money.js"
+import { centsToDouble, toDouble } from "../../rules/Money.js"
 
 export interface Dialect {
   readonly kind: "sqlite" | "postgres" | "mssql"
@@ -65,6 +65,11 @@ export interface Dialect {
    * others bind the text, which their exact types keep as written.
    */
   readonly decimalParam: (text: string) => string | number
+  /**
+   * How an amount the rules left in whole cents (Money.Amount) is bound: SQLite takes the same
+   * double as for its text (Money.centsToDouble), and no text is made; the others take `text(cents)`.
+   */
+  readonly centsParam: (cents: number, text: (cents: number) => string) => string | number
   /** A nested transaction's savepoint is released when it ends (SQL Server has no RELEASE). */
   readonly releasesSavepoints: boolean
   /** A statement run once per connection (pragmas), if any. */
@@ -115,6 +120,7 @@ export const sqlite: Dialect = {
   placeholders: (sql) => sql,
   affected: (raw) => Number((raw as { changes?: number }).changes ?? 0),
   decimalParam: toDouble,
+  centsParam: centsToDouble,
   releasesSavepoints: true,
   setup: [
     "PRAGMA foreign_keys = ON",
@@ -181,6 +187,7 @@ export const postgres: Dialect = {
   },
   affected: (raw) => Number((raw as { rowCount?: number }).rowCount ?? 0),
   decimalParam: (text) => text,
+  centsParam: (cents, text) => text(cents),
   releasesSavepoints: true,
   setup: [],
   bulkLoad: { before: [], after: [] },
@@ -227,6 +234,7 @@ export const mssql: Dialect = {
   },
   affected: (raw) => Number((raw as ReadonlyArray<{ affected?: number }>).at(-1)?.affected ?? 0),
   decimalParam: (text) => text,
+  centsParam: (cents, text) => text(cents),
   releasesSavepoints: false,
   setup: [],
   bulkLoad: { before: [], after: [] },

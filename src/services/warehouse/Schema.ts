@@ -3,8 +3,9 @@
  * the dialect's exact decimal where it has one (SQLite stores REAL from the
  * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
  */
-import type { SaleRow } from "../../schema/Records.js"
-import { locateSales, type StagedSale } from "../Warehouse.js"
+import * as Money from "../../rules/Money.js"
+import type { PricedSale } from "../../rules/Sales.js"
+import { writeOutSales, type StagedSale } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { mssqlPartitions, mssqlWarehouse } from "./MssqlSchema.js"
 
@@ -35,29 +36,38 @@ export const placeholders = (columns: number, rows: number): string => {
   return Array.from({ length: rows }, () => row).join(",")
 }
 
+/** How a dialect binds an amount (Money.Amount): a decimal's text, or whole cents with the text they stand for. */
+export interface AmountParams {
+  readonly decimalParam: (text: string) => string | number
+  readonly centsParam: (cents: number, text: (cents: number) => string) => string | number
+}
+
 /**
- * Writes a fact's values into `params` from index `at`, in SALE_COLUMNS order, decimals bound as
- * `decimal` makes them (Dialect.decimalParam), and returns the index after them: a direct load does
- * this for every fact into an array sized for its statement (named reads cost a fraction of a loop
- * of keyed ones, 0.9 s at 1M; writes into a sized array leave a third of the garbage that pushes
- * growing it did).
+ * Writes a fact's values into `params` from index `at`, in SALE_COLUMNS order, amounts bound as the
+ * dialect binds them (AmountParams), and returns the index after them: a direct load does this for
+ * every fact into an array sized for its statement (named reads cost a fraction of a loop of keyed
+ * ones, 0.9 s at 1M; writes into a sized array leave a third of the garbage that pushes growing it
+ * did).
  */
-export const writeSaleValues = (params: Array<unknown>, at: number, r: SaleRow, decimal: (text: string) => unknown): number => {
+export const writeSaleValues = (params: Array<unknown>, at: number, r: PricedSale, d: AmountParams): number => {
   params[at] = r.transaction_id
   params[at + 1] = r.customer_id
   params[at + 2] = r.product_id
   params[at + 3] = r.quantity
-  params[at + 4] = decimal(r.unit_price)
-  params[at + 5] = decimal(r.discount_amount)
-  params[at + 6] = decimal(r.total_amount)
-  params[at + 7] = r.cost_amount === null ? null : decimal(r.cost_amount)
-  params[at + 8] = r.profit_margin === null ? null : decimal(r.profit_margin)
-  params[at + 9] = decimal(r.commission)
+  params[at + 4] = amountParam(r.unit_price, Money.shortCentsText, d)
+  params[at + 5] = amountParam(r.discount_amount, Money.shortCentsText, d)
+  params[at + 6] = amountParam(r.total_amount, Money.centsText, d)
+  params[at + 7] = r.cost_amount === null ? null : amountParam(r.cost_amount, Money.centsText, d)
+  params[at + 8] = r.profit_margin === null ? null : amountParam(r.profit_margin, Money.centsText, d)
+  params[at + 9] = amountParam(r.commission, Money.centsText, d)
   params[at + 10] = r.value_tier
   params[at + 11] = r.transaction_date
   params[at + 12] = r.sales_rep_id
   return at + 13
 }
+
+const amountParam = (amount: Money.Amount, text: (cents: number) => string, d: AmountParams) =>
+  typeof amount === "number" ? d.centsParam(amount, text) : d.decimalParam(amount)
 
 // 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
 const ROWS_PER_STATEMENT = 500
@@ -96,14 +106,14 @@ export const TABLES = {
 
 /**
  * The port's three staging operations from one dialect's `stage(operation, table, columns)`. Staged
- * sales have their locations written out first (locateSales), whatever the dialect.
+ * sales have their locations and amounts written out first (writeOutSales), whatever the dialect.
  */
 export const stagingFrom = <R>(stage: (operation: string, table: string, columns: ReadonlyArray<string>) => (runId: string, rows: ReadonlyArray<object>) => R) => {
   const stageSales = stage("stage sales", TABLES.sales.stage, TABLES.sales.staged)
   return {
     stageCustomers: stage("stage customers", TABLES.customers.stage, TABLES.customers.staged),
     stageProducts: stage("stage products", TABLES.products.stage, TABLES.products.staged),
-    stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => stageSales(runId, locateSales(rows))
+    stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => stageSales(runId, writeOutSales(rows))
   }
 }
 

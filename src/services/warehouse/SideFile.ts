@@ -93,7 +93,7 @@ export const openSideWriter = (
     for (const slice of statementSlices(known)) {
       const { params, statement } = upsert(slice.length)
       let at = 0
-      for (const r of slice) at = writeSaleValues(params, at, r, sqlite.decimalParam)
+      for (const r of slice) at = writeSaleValues(params, at, r, sqlite)
       statement.run(params)
     }
     for (const slice of statementSlices(orphans)) {
@@ -105,7 +105,7 @@ export const openSideWriter = (
       const { params, statement } = setAside(slice.length)
       let at = 0
       for (const r of slice) {
-        at = writeSaleValues(params, at, r, sqlite.decimalParam)
+        at = writeSaleValues(params, at, r, sqlite)
         params[at++] = locationOf(r)
       }
       statement.run(params)

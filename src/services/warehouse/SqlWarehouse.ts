@@ -169,7 +169,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
             params.push(runId)
             for (let i = 0; i < columns.length; i++) {
               const value = row[columns[i]!] ?? null
-              params.push(decimals[i] && typeof value === "string" ? d.decimalParam(value) : value)
+              if (decimals[i] && typeof value === "number") {
+                // Whole cents bound as a number would be stored a hundred times over: staged rows are written out first.
+                return yield* Effect.die(new Error(`${operation}: ${columns[i]} of a staged row is cents (${value}), not its text`))
+              }
+              params.push(decimals[i] && value !== null ? d.decimalParam(value as string) : value)
             }
           }
           yield* exec(statement(slice.length), params)
@@ -447,7 +451,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           let params = paramsBySize.get(slice.length)
           if (params === undefined) paramsBySize.set(slice.length, params = new Array<unknown>(slice.length * SALE_COLUMNS.length))
           let at = 0
-          for (const row of slice) at = writeSaleValues(params, at, row, d.decimalParam)
+          for (const row of slice) at = writeSaleValues(params, at, row, d)
           yield* execInTransaction(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
         if (orphans.length === 0) return
