@@ -8,11 +8,12 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { Effect, Stream } from "effect"
 import { extractSalesCsv } from "../src/programs/Extract.js"
 import { isFiltered, transformSalesCsv } from "../src/programs/Transform.js"
+import { productCost } from "../src/rules/Sales.js"
 import * as Money from "../src/rules/Money.js"
 import { Reject } from "../src/schema/Reject.js"
 
 const path = process.argv[2]!
-const pricing = { window: { from: null, to: null }, costOf: () => Money.parseDecimal("12.50")!, commissionRate: Money.parseDecimal("0.03")! }
+const pricing = { window: { from: null, to: null }, costOf: () => productCost(Money.parseDecimal("12.50")!), commissionRate: Money.parseDecimal("0.03")! }
 const counts = { read: 0, loaded: 0, rejected: 0, filtered: 0 }
 const started = performance.now()
 await Effect.runPromise(

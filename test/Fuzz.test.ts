@@ -13,7 +13,7 @@ import { extractProducts } from "../src/programs/Extract.js"
 import { isFiltered, transformProducts, transformSale } from "../src/programs/Transform.js"
 import { parseDecimal } from "../src/rules/Money.js"
 import type { RawCustomer } from "../src/rules/Customers.js"
-import { writeOutAmounts } from "../src/rules/Sales.js"
+import { productCost, writeOutAmounts } from "../src/rules/Sales.js"
 import { standardizeCustomer } from "../src/rules/Customers.js"
 import { Reject } from "../src/schema/Reject.js"
 
@@ -111,7 +111,7 @@ describe("fuzzing the transforms", () => {
   ], ([raw]) => {
     const pricing = {
       window: { from: null, to: null },
-      costOf: (id: string) => (id === "P1" ? parseDecimal("12.50")! : id === "P2" ? null : undefined),
+      costOf: (id: string) => (id === "P1" ? productCost(parseDecimal("12.50")!) : id === "P2" ? null : undefined),
       commissionRate: parseDecimal("0.03")!
     }
     const out = transformSale(raw, pricing, "sales.csv line 2", (r) => ({ ...r }), raw)

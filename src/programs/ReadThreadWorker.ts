@@ -10,6 +10,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Layer, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
+import { costLookup } from "../rules/Sales.js"
 import { Metrics } from "../services/Metrics.js"
 import { encodeBatch, type FromReadThread, type ReadThreadInput } from "./ReadThread.js"
 import { salesCsvBatches } from "./Transform.js"
@@ -37,9 +38,7 @@ const credit = Effect.async<void>((resume) => {
   else wake = take
 })
 
-const costs = new Map<string, Money.Decimal | null>()
-for (const [id, cost] of input.costs) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
-const pricing = { window: input.window, costOf: (id: string) => costs.get(id), commissionRate: Money.parseDecimal(input.commissionRate)! }
+const pricing = { window: input.window, costOf: costLookup(input.costs), commissionRate: Money.parseDecimal(input.commissionRate)! }
 
 const program = Effect.gen(function* () {
   const metrics = yield* Metrics

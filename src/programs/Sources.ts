@@ -7,7 +7,7 @@ import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
 import type { DateWindow, RawSale } from "../rules/Sales.js"
-import { SALE_COLUMNS } from "../rules/Sales.js"
+import { costLookup, SALE_COLUMNS } from "../rules/Sales.js"
 import type { CustomerRow, ProductRow } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
 import { AppConfig } from "../services/AppConfig.js"
@@ -151,9 +151,8 @@ const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
     const path = config.files.salesFile
     yield* metrics.source("sales", Option.match(config.files.sourceDatabase, { onNone: () => path, onSome: (d) => d.display }))
 
-    const costs = new Map<string, Money.Decimal | null>()
-    for (const [id, cost] of yield* warehouse.productCosts) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
-    const pricing = { window: run.window, costOf: (id: string) => costs.get(id), commissionRate: config.processing.commissionRate }
+    const costs = yield* warehouse.productCosts
+    const pricing = { window: run.window, costOf: costLookup(costs), commissionRate: config.processing.commissionRate }
     const inBatches = batched(config.processing.batchSize, saleKey)
 
     // Late-arriving dimensions: every run retries the open referential rejects, whatever its window.
@@ -171,7 +170,7 @@ const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
         {
           path,
           window: pricing.window,
-          costs: [...costs].map(([id, cost]) => [id, cost === null ? null : Money.formatDecimal(cost)] as const),
+          costs: [...costs],
           commissionRate: Money.formatDecimal(pricing.commissionRate),
           batchSize: config.processing.batchSize
         },

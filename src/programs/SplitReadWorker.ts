@@ -10,6 +10,7 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Stream } from "effect"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
+import { costLookup } from "../rules/Sales.js"
 import { Reject } from "../schema/Reject.js"
 import { KeySet } from "../services/warehouse/KeySet.js"
 import { openSideWriter, type SideWriter } from "../services/warehouse/SideFile.js"
@@ -21,9 +22,7 @@ const input = workerData as SplitInput
 const port = parentPort!
 const send = (message: FromSplitThread) => port.postMessage(message)
 
-const costs = new Map<string, Money.Decimal | null>()
-for (const [id, cost] of input.costs) costs.set(id, cost === null ? null : (Money.parseDecimal(cost) ?? null))
-const pricing = { window: input.window, costOf: (id: string) => costs.get(id), commissionRate: Money.parseDecimal(input.commissionRate)! }
+const pricing = { window: input.window, costOf: costLookup(input.costs), commissionRate: Money.parseDecimal(input.commissionRate)! }
 
 const program = Effect.gen(function* () {
   const line = yield* Effect.sync(() => linesBefore(input.path, input.at))

@@ -83,8 +83,30 @@ const wholeNumber = (text: string): bigint | undefined => {
 export interface SalePricing {
   readonly window: DateWindow
   /** The product's cost: `null` when the product has none, `undefined` when the product is unknown here. */
-  readonly costOf: (productId: string) => Money.Decimal | null | undefined
+  readonly costOf: (productId: string) => ProductCost | null | undefined
   readonly commissionRate: Money.Decimal
+}
+
+/**
+ * A product's cost as pricing reads it: exact, and in whole cents where it has at most two places
+ * (Money.toCents), worked out once per product instead of once per sale (a BigInt conversion, about
+ * 0.1-0.2 s of a 1M run).
+ */
+export interface ProductCost {
+  readonly exact: Money.Decimal
+  readonly cents: number | undefined
+}
+
+export const productCost = (exact: Money.Decimal): ProductCost => ({ exact, cents: Money.toCents(exact) })
+
+/** SalePricing.costOf over the products' costs as the warehouse holds them (a text, or null); a text that is no number is none. */
+export const costLookup = (costs: Iterable<readonly [string, string | null]>): SalePricing["costOf"] => {
+  const byId = new Map<string, ProductCost | null>()
+  for (const [id, text] of costs) {
+    const exact = text === null ? undefined : Money.parseDecimal(text)
+    byId.set(id, exact === undefined ? null : productCost(exact))
+  }
+  return (id) => byId.get(id)
 }
 
 /** The columns of a fact that hold an amount: the price and discount read, the money computed. */
@@ -174,7 +196,7 @@ type Priced = { -readonly [K in keyof PricedSale]: PricedSale[K] }
  * (Money.Amount), and answers `true`; `false` leaves everything, refusals
  * included, to priceExactly.
  */
-const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate: Money.Decimal, row: Priced): boolean => {
+const priceInCents = (raw: RawSale, cost: ProductCost | null | undefined, rate: Money.Decimal, row: Priced): boolean => {
   const quantity = Money.plainInteger(raw.quantity)
   const price = Money.plainCents(raw.unit_price)
   const discount = raw.discount_amount === "" ? 0 : Money.plainCents(raw.discount_amount)
@@ -184,7 +206,7 @@ const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate
   const total = gross - discount
   let costAmount: number | null = null
   if (cost !== null && cost !== undefined) {
-    const unitCost = Money.toCents(cost)
+    const unitCost = cost.cents
     if (unitCost === undefined) return false
     costAmount = quantity * unitCost
     if (!Money.exact(costAmount)) return false
@@ -205,7 +227,7 @@ const priceInCents = (raw: RawSale, cost: Money.Decimal | null | undefined, rate
 }
 
 /** The sale's money in exact decimals (BigInt) whatever its size: fills `row`, or answers why it is refused. */
-const priceExactly = (raw: RawSale, cost: Money.Decimal | null | undefined, rate: Money.Decimal, row: Priced): Refusal | undefined => {
+const priceExactly = (raw: RawSale, cost: ProductCost | null | undefined, rate: Money.Decimal, row: Priced): Refusal | undefined => {
   const quantity = wholeNumber(raw.quantity)
   if (quantity === undefined || quantity < 1n || quantity > BigInt(Number.MAX_SAFE_INTEGER)) {
     return refuse("validation", `quantity must be an integer ≥ 1, got '${raw.quantity}'`)
@@ -226,7 +248,7 @@ const priceExactly = (raw: RawSale, cost: Money.Decimal | null | undefined, rate
     )
   }
   const total = totalCents(quantity, unitPrice, discount)
-  const costAmount = cost === null || cost === undefined ? null : costCents(quantity, cost)
+  const costAmount = cost === null || cost === undefined ? null : costCents(quantity, cost.exact)
   const margin = costAmount === null ? null : profitMarginHundredths(total, costAmount)
   row.quantity = Number(quantity)
   row.unit_price = Money.formatDecimal(Money.normalize(unitPrice))

@@ -1,7 +1,7 @@
 /** A batch keeps one row per key, the last copy, in the order of those last copies; rejects and filtered records as they came. */
 import { describe, expect, it } from "@effect/vitest"
 import { Chunk, Effect, FastCheck as fc, Stream } from "effect"
-import { filtered } from "../../src/rules/Sales.js"
+import { filtered, productCost } from "../../src/rules/Sales.js"
 import { Reject } from "../../src/schema/Reject.js"
 import { batched, batchOf, salesCsvBatches, transformSalesCsv, type Outcome } from "../../src/programs/Transform.js"
 import { NodeContext } from "@effect/platform-node"
@@ -75,7 +75,7 @@ describe("sales batched where the CSV is read", () => {
       const dir = mkdtempSync(join(tmpdir(), "etl-through-"))
       yield* generate({ transactions: 5000, outDir: dir, seed: 7 })
       const path = join(dir, "sales_transactions.csv")
-      const pricing = { window: { from: null, to: null }, costOf: () => ({ units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
+      const pricing = { window: { from: null, to: null }, costOf: () => productCost({ units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
       const key = (r: StagedSale) => r.transaction_id
       for (const size of [1, 7, 500, 5000, 20_000]) {
         const separate = yield* Stream.runCollect(batched(size, key)(extractSalesCsv(path).pipe(Stream.mapChunks(transformSalesCsv(path, pricing)))))

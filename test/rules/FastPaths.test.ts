@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { anyTransactionDate, parseTransactionDate } from "../../src/rules/Dates.js"
 import { anyDecimal, parseDecimal, toDouble } from "../../src/rules/Money.js"
-import { exactSale, processSale, type RawSale } from "../../src/rules/Sales.js"
+import { exactSale, processSale, productCost, type RawSale } from "../../src/rules/Sales.js"
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: min, maxLength: max })
 const oneOf = (chars: string) => fc.constantFrom(...chars)
@@ -72,7 +72,8 @@ describe("a sale's money", () => {
       transaction_id: "T1", customer_id: "C1", product_id: "P1", quantity: q, unit_price: price,
       discount_amount: discount, transaction_date: "2024-03-01", sales_rep_id: "R1"
     }
-    const pricing = { window: { from: null, to: null }, costOf: () => c, commissionRate: r }
+    const known = c === null || c === undefined ? c : productCost(c)
+    const pricing = { window: { from: null, to: null }, costOf: () => known, commissionRate: r }
     expect(processSale(raw, pricing)).toEqual(exactSale(raw, pricing))
   }, { fastCheck: { numRuns: 20000 } })
 
@@ -85,7 +86,7 @@ describe("a sale's money", () => {
       transaction_id: "T1", customer_id: "C1", product_id: "P1", quantity: q, unit_price: price,
       discount_amount: discount, transaction_date: "2024-03-01", sales_rep_id: "R1"
     }
-    const pricing = { window: { from: null, to: null }, costOf: () => (margin === "100.00" ? { units: 0n, scale: 0 } : { units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
+    const pricing = { window: { from: null, to: null }, costOf: () => productCost(margin === "100.00" ? { units: 0n, scale: 0 } : { units: 1250n, scale: 2 }), commissionRate: { units: 3n, scale: 2 } }
     expect(processSale(raw, pricing)).toMatchObject({ total_amount: total, commission, profit_margin: margin })
     expect(processSale(raw, pricing)).toEqual(exactSale(raw, pricing))
   })

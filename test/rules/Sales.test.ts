@@ -1,11 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import * as Money from "../../src/rules/Money.js"
-import { commissionCents, processSale, totalCents, valueTier, type RawSale, type SalePricing } from "../../src/rules/Sales.js"
+import { commissionCents, costLookup, processSale, productCost, totalCents, valueTier, type RawSale, type SalePricing } from "../../src/rules/Sales.js"
 
 const dec = (s: string) => Money.parseDecimal(s)!
 const pricing = (over: Partial<SalePricing> = {}): SalePricing => ({
-  window: { from: null, to: null }, costOf: (id) => (id === "P1" ? dec("12.50") : id === "P0" ? null : undefined),
+  window: { from: null, to: null }, costOf: (id) => (id === "P1" ? productCost(dec("12.50")) : id === "P0" ? null : undefined),
   commissionRate: dec("0.03"), ...over
 })
 const sale = (over: Partial<RawSale> = {}): RawSale => ({
@@ -69,6 +69,15 @@ describe("processSale", () => {
     const window = { from: "2024-03-02", to: "2024-03-05" }
     expect(processSale(sale(), pricing({ window }))).toEqual({ _tag: "Filtered", why: "window" })
     expect(processSale(sale({ transaction_date: "2024-03-05 23:59:59" }), pricing({ window }))).toMatchObject({ transaction_date: "2024-03-05" })
+  })
+
+  it("prices from the warehouse's cost texts: a cost of at most two places in cents, a longer one exactly, none as none", () => {
+    const costOf = costLookup([["P1", "12.50"], ["P2", "0.125"], ["P3", null], ["P4", "n/a"]])
+    expect(costOf("P1")).toEqual({ exact: dec("12.50"), cents: 1250 })
+    expect(costOf("P2")).toEqual({ exact: dec("0.125"), cents: undefined })
+    expect([costOf("P3"), costOf("P4"), costOf("P5")]).toEqual([null, null, undefined])
+    expect(processSale(sale({ quantity: "4", product_id: "P2" }), pricing({ costOf }))).toMatchObject({ cost_amount: "0.50" })
+    expect(processSale(sale({ product_id: "P4" }), pricing({ costOf }))).toMatchObject({ cost_amount: null, profit_margin: null })
   })
 
   it("uses the configured commission rate", () => {
