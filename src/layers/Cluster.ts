@@ -8,7 +8,7 @@
 import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import { PgClient } from "@effect/sql-pg"
-import { Cause, Config, ConfigError, Duration, Effect, Either, Layer, Option } from "effect"
+import { Cause, Config, ConfigError, Duration, Effect, Either, Layer, Option, Random } from "effect"
 import { parseClusterUrl } from "../services/AppConfig.js"
 
 /** Where the cluster keeps its state: a PostgreSQL URL. */
@@ -55,17 +55,24 @@ const messages = (u: unknown): string => (u instanceof Error ? `${u.message} ${m
  * `CREATE TABLE IF NOT EXISTS` or not (`duplicate key value violates unique
  * constraint "pg_type_typname_nsp_index"`, or `relation "cluster_migrations"
  * already exists`), and the loser died at start (seen when three runners
- * started together): it builds once more instead, and finds the tables there.
+ * started together): it builds again instead, and finds the tables there.
+ * The two losers of three could collide again on the next table (seen once in
+ * CI, retrying at once): each waits a random 50-250 ms first, up to 5 times.
  */
 export const racedOnCreate = (cause: Cause.Cause<unknown>): boolean =>
   [...Cause.defects(cause), ...Cause.failures(cause)].some((e) =>
     /pg_type_typname_nsp_index|relation "[^"]+" already exists/.test(messages(e)))
 
-const againIfRacedOnCreate = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
-  layer.pipe(
+const CREATE_TRIES = 5
+
+export const againIfRacedOnCreate = <A, E, R>(layer: Layer.Layer<A, E, R>, tries = CREATE_TRIES): Layer.Layer<A, E, R> =>
+  Layer.fresh(layer).pipe(
     Layer.catchAllCause((cause) =>
-      racedOnCreate(cause)
-        ? Layer.fresh(layer)
+      racedOnCreate(cause) && tries > 1
+        ? Layer.unwrapEffect(Effect.as(
+          Effect.flatMap(Random.nextIntBetween(50, 250), (ms) => Effect.sleep(Duration.millis(ms))),
+          againIfRacedOnCreate(layer, tries - 1)
+        ))
         : Layer.failCause(cause))
   )
 

@@ -1,8 +1,8 @@
 /** Runners that start together against a fresh cluster database: which start errors are the catalog race, built again. */
 import { SqlError } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, FiberId } from "effect"
-import { racedOnCreate } from "../../src/layers/Cluster.js"
+import { Cause, Context, Effect, FiberId, Layer } from "effect"
+import { againIfRacedOnCreate, racedOnCreate } from "../../src/layers/Cluster.js"
 
 const failed = (driver: string) => Cause.fail(new SqlError.SqlError({ message: "Failed to execute statement", cause: new Error(driver) }))
 
@@ -19,4 +19,34 @@ describe("the cluster's tables created by two processes at once", () => {
     expect(racedOnCreate(failed(`database "etl_cluster" does not exist`))).toBe(false)
     expect(racedOnCreate(Cause.interrupt(FiberId.none))).toBe(false)
   })
+
+  class Tables extends Context.Tag("test/Tables")<Tables, { readonly attempt: number }>() {}
+  /** A start that loses the race `losses` times (or fails with `other`), then finds the tables there. */
+  const starting = (losses: number, other?: string) => {
+    let attempts = 0
+    const layer = Layer.effect(Tables, Effect.suspend(() => {
+      attempts += 1
+      if (other !== undefined) return Effect.fail(new SqlError.SqlError({ message: "Failed to execute statement", cause: new Error(other) }))
+      return attempts <= losses
+        ? Effect.fail(new SqlError.SqlError({ message: "Failed to execute statement", cause: new Error(`duplicate key value violates unique constraint "pg_type_typname_nsp_index"`) }))
+        : Effect.succeed({ attempt: attempts })
+    }))
+    return { layer: againIfRacedOnCreate(layer), attempts: () => attempts }
+  }
+
+  it.live("starts after losing the race again on the next table, as the second of three runners can", () =>
+    Effect.gen(function* () {
+      const start = starting(3)
+      expect(yield* Effect.provide(Tables, start.layer)).toEqual({ attempt: 4 })
+    }))
+
+  it.live("gives up after five lost races, and at once on any other failure", () =>
+    Effect.gen(function* () {
+      const losing = starting(99)
+      expect(racedOnCreate(yield* Effect.flip(Effect.sandbox(Effect.provide(Tables, losing.layer))))).toBe(true)
+      expect(losing.attempts()).toBe(5)
+      const refused = starting(0, `password authentication failed for user "etl"`)
+      expect(racedOnCreate(yield* Effect.flip(Effect.sandbox(Effect.provide(Tables, refused.layer))))).toBe(false)
+      expect(refused.attempts()).toBe(1)
+    }))
 })
