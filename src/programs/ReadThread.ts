@@ -83,11 +83,13 @@ const asArray = (s: StagedSale) => [
 ]
 
 const encodeRows = (rows: ReadonlyArray<StagedSale>): { readonly joined: string } | { readonly json: string } => {
-  // Concatenated, not pushed and joined: half the time, measured. The amounts cross as their texts.
+  // The amounts cross as their texts.
+  for (const row of rows) writeOutAmounts(row)
+  // Concatenated, not pushed and joined: half the time, measured.
   let joined = ""
   for (let r = 0; r < rows.length; r++) {
-    const s = writeOutAmounts(rows[r]!)
-    if (holdsSeparator(s)) return { json: JSON.stringify(rows.map((row) => asArray(writeOutAmounts(row)))) }
+    const s = rows[r]!
+    if (holdsSeparator(s)) return { json: JSON.stringify(rows.map(asArray)) }
     joined += (r === 0 ? "" : SEPARATOR) + s.transaction_id + SEPARATOR + s.customer_id + SEPARATOR + s.product_id + SEPARATOR +
       s.quantity + SEPARATOR + s.unit_price + SEPARATOR + s.discount_amount + SEPARATOR + s.total_amount + SEPARATOR +
       (s.cost_amount ?? "") + SEPARATOR + (s.profit_margin ?? "") + SEPARATOR + s.commission + SEPARATOR + s.value_tier +

@@ -143,7 +143,11 @@ const wholeRun = (run: RunContext): SalesScope => ({ stageId: run.runId, retry: 
  * then the input. A fact's cost_amount needs its product's cost: the products
  * are merged before.
  */
-const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
+const salesBatches = (
+  run: RunContext,
+  scope: SalesScope,
+  given: { readonly costs?: ReadonlyMap<string, string | null>; readonly part?: CsvPart | undefined } = {}
+) =>
   Stream.unwrap(Effect.gen(function* () {
     const config = yield* AppConfig
     const warehouse = yield* Warehouse
@@ -151,7 +155,7 @@ const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
     const path = config.files.salesFile
     yield* metrics.source("sales", Option.match(config.files.sourceDatabase, { onNone: () => path, onSome: (d) => d.display }))
 
-    const costs = yield* warehouse.productCosts
+    const costs = given.costs ?? (yield* warehouse.productCosts)
     const pricing = { window: run.window, costOf: costLookup(costs), commissionRate: config.processing.commissionRate }
     const inBatches = batched(config.processing.batchSize, saleKey)
 
@@ -179,7 +183,7 @@ const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
     }
     return Stream.concat(retries, Option.match(config.files.sourceDatabase, {
       // Read, transformed and batched in the step that parses each chunk (Csv.readCsvThrough).
-      onNone: () => salesCsvBatches(path, pricing, config.processing.batchSize, saleKey, owns, part),
+      onNone: () => salesCsvBatches(path, pricing, config.processing.batchSize, saleKey, owns, given.part),
       onSome: (db) => {
         const location = `${db.display} sales_transactions`
         return inBatches(extractSalesDatabase(db, scope.window, config.processing.batchSize, config.processing).pipe(
@@ -193,7 +197,7 @@ const salesBatches = (run: RunContext, scope: SalesScope, part?: CsvPart) =>
  * A direct load's sales CSV split between this thread and a second one (SplitRead), when the
  * warehouse offers a side file, SPLIT_READ is `on` and the sales come from a CSV read here.
  */
-const splitSales = (run: RunContext, side: SideLoad) =>
+const splitSales = (run: RunContext, side: SideLoad, costs: ReadonlyMap<string, string | null>) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
     if (config.processing.splitRead !== "on" || config.processing.readThread === "on" || Option.isSome(config.files.sourceDatabase)) {
@@ -202,7 +206,7 @@ const splitSales = (run: RunContext, side: SideLoad) =>
     return yield* splitSalesRead({
       path: config.files.salesFile,
       window: run.window,
-      costs: yield* (yield* Warehouse).productCosts,
+      costs,
       commissionRate: config.processing.commissionRate,
       batchSize: config.processing.batchSize
     }, side)
@@ -238,8 +242,10 @@ export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> 
     const metrics = yield* Metrics
     const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write, side) =>
       Effect.scoped(Effect.gen(function* () {
-        const split = Option.isSome(side) ? yield* splitSales(run, side.value) : Option.none()
-        yield* salesBatches(run, wholeRun(run), Option.getOrUndefined(split)?.part).pipe(
+        // The product costs, read once for this thread's rules and the second thread's.
+        const costs = yield* warehouse.productCosts
+        const split = Option.isSome(side) ? yield* splitSales(run, side.value, costs) : Option.none()
+        yield* salesBatches(run, wholeRun(run), { costs, part: Option.getOrUndefined(split)?.part }).pipe(
           loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
         )
         if (Option.isSome(split)) yield* split.value.finish

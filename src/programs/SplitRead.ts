@@ -75,7 +75,10 @@ export type FromSplitThread =
   | { readonly _tag: "Done"; readonly line: number }
   | { readonly _tag: "Failed"; readonly reason: string }
 
-/** The worker's old generation: a batch or two live at a time. */
+/**
+ * The worker's old generation: a batch or two live at a time. V8 flags win over a worker's limits,
+ * so in the command's bundle its --max-old-space-size (and --max-semi-space-size) apply instead.
+ */
 const LIMITS = { maxOldGenerationSizeMb: 64 }
 
 const READ = 1024 * 1024
