@@ -28,6 +28,23 @@ describe("customers CSV", () => {
         expect(rows[0]!._tag === "Row" && rows[0]!.fields[5]).toBe("2 Main\nUnit 3")
       }))
 
+    it.effect("keeps a character whose bytes two reads split, drops a BOM before a quoted name, and marks a row whose bytes are not UTF-8", () =>
+      Effect.gen(function* () {
+        // The file is read 256 KiB at a time: a 4-byte character starts 1, 2 and 3 bytes before the end of the first read.
+        for (const before of [1, 2, 3]) {
+          // A BOM before a quoted name: the quote opens the field only once the BOM is dropped.
+          const head = Buffer.from(`\uFEFF"${CUSTOMER_HEADER.replace(",", '",')}\nC1,Ann,Lee,a@b.co,1,`)
+          const pad = "x".repeat(256 * 1024 - before - head.length)
+          const path = file(`split-${before}.csv`, Buffer.concat([
+            head, Buffer.from(`${pad}😀é,Basic,\nC2,Bo,`), Buffer.from([0x4c, 0xff, 0x65]), Buffer.from(",b@b.co,2,y,Basic,\n")
+          ]))
+          const rows = Either.getOrThrow(yield* collect(extractCustomers(path)))
+          expect(rows.map((r) => r._tag === "Row" && [r.fields[0], r.fields[5]!.replace(/^x+/, ""), r.fields[2], r.invalidUtf8])).toEqual([
+            ["C1", "😀é", "Lee", undefined], ["C2", "y", "L\uFFFDe", true]
+          ])
+        }
+      }))
+
     it.effect("matches header names trimmed and case-insensitively and ignores extra columns", () =>
       Effect.gen(function* () {
         const path = file("header.csv", ` Customer_ID ,FIRST_NAME,last_name,email,phone,address,segment,registration_date,loyalty\nC1,Ann,Lee,a@b.co,1,x,Basic,,gold\n`)
