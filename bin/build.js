@@ -25,11 +25,13 @@ export const stale = () =>
 export const build = async () => {
   const esbuild = await import("esbuild")
   const result = await esbuild.build({
-    // The command, and the second threads that read a large sales file (src/programs/ReadThread.ts, SplitRead.ts).
+    // The command; the second threads that read a large sales file (src/programs/ReadThread.ts,
+    // SplitRead.ts) and that validate a SQLite warehouse (src/services/warehouse/QueryThread.ts).
     entryPoints: {
       etl: join(root, "src", "bin.ts"),
       "read-thread": join(root, "src", "programs", "ReadThreadWorker.ts"),
-      "split-read": join(root, "src", "programs", "SplitReadWorker.ts")
+      "split-read": join(root, "src", "programs", "SplitReadWorker.ts"),
+      "query-thread": join(root, "src", "services", "warehouse", "QueryThreadWorker.ts")
     },
     bundle: true,
     platform: "node",

@@ -3,7 +3,8 @@
  * the quality checks and anomalies, lineage, failed records, the row in
  * etl_run_history, the alerts and the table on the console.
  */
-import { Clock, DateTime, Effect } from "effect"
+import { Clock, DateTime, Effect, Exit } from "effect"
+import type { OutputError } from "../schema/Errors.js"
 import { AppConfig, configFingerprint } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { Warehouse, type LineageRow, type ValidationFinding } from "../services/Warehouse.js"
@@ -14,11 +15,28 @@ import type { RunContext } from "./Sources.js"
 
 export interface RunOutcome {
   readonly validation: ReadonlyArray<ValidationFinding>
+  /** How writing the failed-records file went (its path, or null: nothing rejected), if it was tried. */
+  readonly failedRecords?: Exit.Exit<string | null, OutputError> | undefined
   readonly productsMetadata: unknown
   /** Why the warehouse failed the run, or null. */
   readonly failure: string | null
   readonly error?: { readonly _tag: string; readonly stack?: string | undefined }
 }
+
+/**
+ * The failed-records file of run `runId` (Report.writeFailedRecords) when it rejected anything, and
+ * its path; null when it rejected nothing.
+ */
+export const writeRunFailedRecords = (runId: string) =>
+  Effect.gen(function* () {
+    const config = yield* AppConfig
+    const warehouse = yield* Warehouse
+    const snapshot = yield* (yield* Metrics).snapshot
+    if (Object.values(snapshot.sources).every((c) => c.rejected === 0)) return null
+    yield* writeFailedRecords(config.files.outputDir, runId, (after, limit) =>
+      warehouse.rejectsSeenIn(runId, after, limit).pipe(Effect.orElseSucceed(() => [])))
+    return `${config.files.outputDir}/failed_records_${runId}.csv`
+  })
 
 export const recordRun = (
   { dryRun, mode, outcome, run, startedMs }: {
@@ -66,7 +84,7 @@ export const recordRun = (
         )
     const files = {
       summary: `${config.files.outputDir}/run_${runId}.json`,
-      failed_records: totals.rejected > 0 && !dryRun ? `${config.files.outputDir}/failed_records_${runId}.csv` : null
+      failed_records: outcome.failedRecords !== undefined && Exit.isSuccess(outcome.failedRecords) ? outcome.failedRecords.value : null
     }
     const summary: RunSummary = {
       run_id: runId,
@@ -113,11 +131,9 @@ export const recordRun = (
         }]
       })
       yield* warehouse.recordLineage(lineage).pipe(Effect.ignore)
-      if (files.failed_records !== null) {
-        yield* writeFailedRecords(config.files.outputDir, runId, (after, limit) =>
-          warehouse.rejectsSeenIn(runId, after, limit).pipe(Effect.orElseSucceed(() => [])))
-      }
     }
+    // A failed-records file that could not be written fails the run here, as the summary would.
+    if (outcome.failedRecords !== undefined) yield* outcome.failedRecords
     yield* writeSummary(config.files.outputDir, summary)
     if (!dryRun) {
       yield* warehouse.finishRun({

@@ -20,7 +20,7 @@ import * as Money from "../rules/Money.js"
 import type { DateWindow } from "../rules/Sales.js"
 import { emitLineage, newLineageRunId, runEvent } from "./OpenLineage.js"
 import { reportProgress } from "./Progress.js"
-import { recordRun } from "./Finish.js"
+import { recordRun, type RunOutcome, writeRunFailedRecords } from "./Finish.js"
 import type { RunSummary } from "./Report.js"
 import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
 import { resolveWindow, type WindowOptions } from "./Window.js"
@@ -217,10 +217,18 @@ const afterBegin = (
         { concurrency: options.dryRun ? 1 : 2 }
       )
       // Read-only: a dropped connection is retried like any transient warehouse error.
-      const validation = yield* metrics.stage("validate")(
+      const validate = metrics.stage("validate")(
         (yield* CircuitBreaker).resilient("warehouse", "validating the warehouse", warehouse.validate(Money.formatDecimal(config.processing.commissionRate)))
       )
-      return { validation, productsMetadata: Option.getOrNull(Option.map(products, (p) => p.metadata)) }
+      // The failed-records file is written while the warehouse is validated (SQLite's scans run on a
+      // thread of their own: SqlWarehouse.validationRows). Neither stops the other halfway: a run
+      // whose validation fails on a warehouse error still has its file (and the summary names it).
+      const [validated, failedRecords] = yield* Effect.all(
+        [Effect.either(validate), Effect.exit(writeRunFailedRecords(runId)).pipe(Effect.unless(() => options.dryRun))],
+        { concurrency: 2 }
+      )
+      const validation = yield* validated
+      return { validation, failedRecords: Option.getOrUndefined(failedRecords), productsMetadata: Option.getOrNull(Option.map(products, (p) => p.metadata)) }
     })
 
     const outcome = yield* (options.dryRun ? warehouse.rollbackAfter(body) : body).pipe(
@@ -229,7 +237,7 @@ const afterBegin = (
         WarehouseError: (e) => Effect.succeed({ e, message: e.message }),
         CircuitOpen: (e) => Effect.succeed({ e, message: e.message })
       }),
-      Effect.flatMap((r) => {
+      Effect.flatMap((r): Effect.Effect<RunOutcome> => {
         if (!("e" in r)) return Effect.succeed(r)
         return Effect.logFatal(`the warehouse failed, the run stops: ${r.message}`).pipe(
           Effect.as({ validation: [] as ReadonlyArray<ValidationFinding>, productsMetadata: null, failure: r.message, error: r.e })

@@ -1,11 +1,14 @@
 /** validate_loaded_data catches each planted defect, and the run then ends failed. */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Option } from "effect"
+import { Effect, Logger, Option } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as TestLayer from "../../src/layers/Test.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
-import { backends } from "../support/Backends.js"
+import { type Backend, backends } from "../support/Backends.js"
 import { inputs } from "../support/Fixtures.js"
 
 const root = join(import.meta.dirname, "../..")
@@ -21,11 +24,55 @@ const DEFECTS: ReadonlyArray<readonly [string, string, string]> = [
   ["orphan facts (product)", "DELETE FROM product_dim WHERE product_id = 'P003'", "PRAGMA foreign_keys = OFF"]
 ]
 
-for (const backend of backends) describe.skipIf(backend.skip !== undefined)(`validation on ${backend.name}`, () => {
+const collect = (into: Array<string>) =>
+  Logger.add(Logger.make(({ message }) => void into.push(Array.isArray(message) ? message.join(" ") : String(message))))
+
+describe("validation of a SQLite file", () => {
+  const { dir, settings } = inputs({})
+  const file = join(dir, "warehouse.db")
+  it.layer(TestLayer.layer({ ...settings, INPUT_DIR: join(root, "data/input") }, file))((it) => {
+    it.effect("checks the rows a dry run wrote in its transaction, not the file's", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        expect((yield* runPipeline(full)).status).toBe("success")
+        yield* sql.unsafe("UPDATE sales_fact SET value_tier = 'High Value' WHERE transaction_id = 'T001'")
+        const logged: Array<string> = []
+        const committed = yield* (yield* Warehouse).validate("0.03").pipe(Effect.provide(collect(logged)))
+        expect(committed.filter((c) => !c.passed).map((c) => c.check)).toEqual(["value_tier matches total"])
+        expect(logged.filter((m) => m.includes("run's thread"))).toEqual([])
+        // The dry run writes T001 again, right, in its transaction: what it validates.
+        const dry = yield* runPipeline({ ...full, dryRun: true })
+        expect(dry.validation.filter((c) => !c.passed)).toEqual([])
+        yield* sql.unsafe("DELETE FROM sales_fact")
+      }))
+
+    it.effect("validates on the run's thread, and says so, when a second thread cannot open the file", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient.SqlClient
+        expect((yield* runPipeline(full)).status).toBe("success")
+        yield* sql.unsafe("UPDATE sales_fact SET commission = commission + 1 WHERE transaction_id = 'T002'")
+        // The run's connection keeps the file open; a new one finds no file.
+        rmSync(file)
+        const logged: Array<string> = []
+        const findings = yield* (yield* Warehouse).validate("0.03").pipe(Effect.provide(collect(logged)))
+        expect(findings.filter((c) => !c.passed).map((c) => c.check)).toEqual(["commission = total × rate"])
+        expect(logged.join("\n")).toContain(`validating on the run's thread: a second thread could not read ${file}: unable to open database file`)
+      }))
+  })
+})
+
+// A SQLite file is validated on a second thread (QueryThread), which reads what was committed.
+const fileBackend: Backend = {
+  name: "a SQLite file",
+  skip: undefined,
+  layer: (settings) => TestLayer.layer(settings, join(mkdtempSync(join(tmpdir(), "etl-validate-")), "warehouse.db"))
+}
+
+for (const backend of [fileBackend, ...backends]) describe.skipIf(backend.skip !== undefined)(`validation on ${backend.name}`, () => {
   const { settings } = inputs({})
   it.layer(backend.layer({ ...settings, INPUT_DIR: join(root, "data/input") }))((it) => {
     // PostgreSQL's foreign keys cannot be switched off per connection: an orphan cannot be planted there.
-    const defects = backend.name === "SQLite" ? DEFECTS : DEFECTS.filter(([, , prelude]) => prelude === "")
+    const defects = backend.name !== "PostgreSQL" ? DEFECTS : DEFECTS.filter(([, , prelude]) => prelude === "")
     it.effect.each(defects)("catches a planted defect: %s", ([check, defect, sqlitePrelude]) =>
       Effect.gen(function* () {
         const sql = yield* SqlClient.SqlClient
