@@ -750,21 +750,27 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   ]
 
   /**
-   * The validation's rows, each statement's in turn. A SQLite warehouse file outside a transaction
-   * is read on a thread of its own (QueryThread), which sees what was committed: meanwhile the run's
-   * thread writes the failed-records file (1M facts: the scans take 0.55 s, the file 0.3 s). Inside
-   * a transaction (a dry run) the connection's uncommitted rows are the ones to check, so they are
-   * read there; so they are if the thread cannot read the file (logged).
+   * The validation's rows, each statement's in turn. In a SQLite warehouse file outside a
+   * transaction, the first (the scan of every fact) is read on a thread of its own (QueryThread),
+   * which sees what was committed, while the run's thread reads the rest (off the indexes) and writes
+   * the failed-records file (1M facts: the scan 0.4 s and the thread's start 0.1, against the file
+   * 0.35 and the rest 0.16). Inside a transaction (a dry run) the connection's uncommitted rows are
+   * the ones to check, so all are read there; so is the scan if the thread cannot read the file (logged).
    */
   const validationRows = (statements: ReadonlyArray<{ readonly sql: string; readonly params: ReadonlyArray<unknown> }>) => {
-    const here = Effect.forEach(statements, ({ params, sql }) => exec(sql, params) as Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError.SqlError>)
-    if (warehouseFile === undefined) return here
+    const here = (some: typeof statements) =>
+      Effect.forEach(some, ({ params, sql }) => exec(sql, params) as Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError.SqlError>)
+    if (warehouseFile === undefined || statements.length === 0) return here(statements)
     const file = warehouseFile
+    const [scan, ...rest] = statements
+    const onThread = queryOnThread({ file, statements: [scan!] }).pipe(
+      Effect.catchAll((reason) =>
+        Effect.zipRight(Effect.logWarning(`validating on the run's thread: a second thread could not read ${file}: ${reason}`), here([scan!])))
+    )
     return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-      Option.isSome(inTransaction) ? here : queryOnThread({ file, statements }).pipe(
-        Effect.catchAll((reason) =>
-          Effect.zipRight(Effect.logWarning(`validating on the run's thread: a second thread could not read ${file}: ${reason}`), here))
-      ))
+      Option.isSome(inTransaction)
+        ? here(statements)
+        : Effect.map(Effect.all([onThread, here(rest)], { concurrency: 2 }), ([first, others]) => [...first, ...others]))
   }
 
   /**
