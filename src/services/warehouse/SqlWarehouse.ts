@@ -17,6 +17,7 @@ import {
   type WarehouseService
 } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
+import { FileFlush } from "./FileFlush.js"
 import { KeySet } from "./KeySet.js"
 import { queryOnThread } from "./QueryThread.js"
 import {
@@ -127,6 +128,8 @@ export const rejectKey = (reject: Reject, payload: string): string =>
 
 export const make = (d: Dialect) => Effect.gen(function* () {
   const sql = yield* SqlClient.SqlClient
+  /** Writes a SQLite file's pages to disk ahead of a first load's commit (FileFlush); elsewhere nothing. */
+  const flush = Option.match(yield* Effect.serviceOption(FileFlush), { onNone: () => Effect.void, onSome: (f) => f.start })
   const inTransaction = transaction(sql, d)
   const ts = d.timestampParam
 
@@ -253,7 +256,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const buildIndexes = (indexes: ReadonlyArray<readonly [string, string]>) =>
     Effect.zipRight(
       Effect.forEach(d.indexBuild.before, (statement) => exec(statement), { discard: true }),
-      Effect.forEach(indexes, ([, create]) => exec(create), { discard: true }).pipe(
+      Effect.forEach(indexes, ([, create]) => Effect.zipRight(flush, exec(create)), { discard: true }).pipe(
         Effect.ensuring(Effect.forEach(d.indexBuild.after, (statement) => exec(statement), { discard: true }).pipe(Effect.ignore))
       )
     )
@@ -461,6 +464,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           for (const row of slice) at = writeSaleValues(params, at, row, d)
           yield* execInTransaction(upsertText(slice.length), params).pipe(Effect.mapError(warehouseError("load sales_fact")))
         }
+        yield* flush
         if (orphans.length === 0) return
         for (const slice of statementSlices(orphans)) {
           yield* exec(deleteText(slice.length), slice.map((r) => r.transaction_id)).pipe(Effect.mapError(warehouseError("load sales_fact")))
@@ -619,6 +623,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         const inserted = yield* count(`SELECT count(*) AS n FROM sales_fact`)
         // The customer index first: marking First-time seeks in it. The others after.
         yield* step("build the customer index", buildIndexes(customerIndex))
+        yield* flush
         yield* markFirstTransactions
         yield* step("build indexes", buildIndexes(otherIndexes))
         const resolved = yield* resolveLoadedRejects(runId)

@@ -2,8 +2,12 @@
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import { Layer } from "effect"
 import { sqlite } from "./Dialect.js"
+import * as FileFlush from "./FileFlush.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
 
-/** A SQLite warehouse at `filename` (`:memory:` for tests), with its SqlClient for direct queries. */
+/**
+ * A SQLite warehouse at `filename` (`:memory:` for tests), with its SqlClient for direct queries.
+ * The file's FileFlush is built first, so its descriptor is closed after the connection.
+ */
 export const layerSqlite = (filename: string) =>
-  SqlWarehouse.layer(sqlite).pipe(Layer.provideMerge(SqliteClient.layer({ filename })))
+  SqlWarehouse.layer(sqlite).pipe(Layer.provideMerge(SqliteClient.layer({ filename })), Layer.provideMerge(FileFlush.layer(filename)))
