@@ -39,4 +39,7 @@ export const queryOnThread = (input: QueryInput): Effect.Effect<ReadonlyArray<Re
       (reason) => Deferred.unsafeDone(answer, Exit.fail(reason))
     )
     return yield* Deferred.await(answer)
-  }))
+  }).pipe(
+    // A thread that cannot be started (no script to run, no worker threads) is one that cannot read.
+    Effect.catchAllDefect((defect) => Effect.fail(`the thread could not start: ${defect instanceof Error ? defect.message : String(defect)}`))
+  ))
