@@ -14,6 +14,10 @@ import { describePlatformError, readCsv, readCsvThrough, type CsvItem, type CsvP
 
 export const extractCustomers = (path: string) => readCsv(path, "customers", CUSTOMER_COLUMNS)
 
+/** extractCustomers with `through` applied to each chunk of records where it is read (Csv.readCsvThrough). */
+export const extractCustomersThrough = <B>(path: string, through: (items: Chunk.Chunk<CsvItem>) => Chunk.Chunk<B>) =>
+  readCsvThrough(path, "customers", CUSTOMER_COLUMNS, through)
+
 /** The sales CSV: the contract's columns, and `status` when present (absent: all completed). */
 export const extractSalesCsv = (path: string): Stream.Stream<CsvItem, SourceError, FileSystem.FileSystem> =>
   extractSalesCsvThrough(path, identity<Chunk.Chunk<CsvItem>>)

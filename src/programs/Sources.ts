@@ -15,7 +15,7 @@ import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse, type SalesMerge, type SideLoad, type StagedSale } from "../services/Warehouse.js"
 import type { CsvItem, CsvPart } from "./Csv.js"
-import { extractCustomers, extractProducts } from "./Extract.js"
+import { extractCustomersThrough, extractProducts } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
 import { splitSalesRead } from "./SplitRead.js"
@@ -39,7 +39,8 @@ export const loadCustomers = (run: RunContext) =>
     const stage = loadOutcomes<CustomerRow>(run.runId, { source: "customers", key: (r) => r.customer_id, stage: warehouse.stageCustomers })
     // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
     yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
-    yield* extractCustomers(path).pipe(Stream.mapChunks(transformCustomers(path)), stage)
+    // Put through the rules where each chunk is parsed: the parsed records are not emitted (Csv.readCsvThrough).
+    yield* extractCustomersThrough(path, transformCustomers(path)).pipe(stage)
     yield* metrics.extracted("customers")
     const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
     yield* metrics.changes("customer_dim", { ...counts })
