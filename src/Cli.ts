@@ -19,6 +19,7 @@ import { Alerts } from "./services/Alerts.js"
 import { AppConfig, describeConfigError, parseDatabaseUrl } from "./services/AppConfig.js"
 import { RejectCategory } from "./schema/Reject.js"
 import { Warehouse } from "./services/Warehouse.js"
+import { makeDirectories } from "./services/Directories.js"
 
 /** Ends the command with this exit code; its message has already been printed. */
 export class ExitStatus extends Data.TaggedError("ExitStatus")<{ readonly code: number }> {}
@@ -256,7 +257,7 @@ const report = Command.make(
       if (o.json) return yield* Console.log(JSON.stringify(figures, null, 2))
       const fs = yield* FileSystem.FileSystem
       const path = `${config.files.outputDir.replace(/\/+$/, "")}/dashboard.html`
-      yield* fs.makeDirectory(config.files.outputDir, { recursive: true })
+      yield* makeDirectories(fs, config.files.outputDir)
       yield* fs.writeFileString(path, renderDashboard(figures))
       yield* Console.log(`Wrote ${path} (${figures.runs.length} runs)`)
     }).pipe(withEnvironment(o.env))

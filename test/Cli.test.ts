@@ -90,6 +90,22 @@ describe("etl", () => {
     expect(etl(["run"], { ...down, DATABASE_URL: `sqlite:${join(out, "other.db")}` }).code).toBe(0)
   })
 
+  // Node's recursive mkdir loops for ever under /proc (services/Directories): these hung, LOG_DIR deaf even to SIGTERM.
+  it.skipIf(!existsSync("/proc/self"))("ends with the reason when a folder it must make cannot be made (/proc)", () => {
+    const out = join(dir, "proc")
+    const base = { ...env, OUTPUT_DIR: join(out, "output"), LOG_DIR: join(out, "logs"), ALERTS_DIR: join(out, "alerts") }
+    const db = etl(["run"], { ...base, DATABASE_URL: "sqlite:/proc/etl-test/warehouse.db" })
+    expect(db.code).toBe(1)
+    expect(db.stderr.trim().split("\n").at(-1)).toBe("etl: warehouse connect failed: cannot open sqlite:/proc/etl-test/warehouse.db: Cannot open database because the directory does not exist")
+    const output = etl(["run"], { ...base, OUTPUT_DIR: "/proc/etl-test/output" })
+    expect(output.code).toBe(1)
+    expect(output.stderr).toContain("etl: cannot write /proc/etl-test/output: OUTPUT_DIR is not writable (NotFound: FileSystem.makeDirectory (/proc/etl-test): ENOENT")
+    const logs = etl(["run"], { ...base, LOG_DIR: "/proc/etl-test/logs", ALERTS_DIR: "/proc/etl-test/alerts" })
+    expect(logs.code).toBe(0)
+    expect(logs.stdout + logs.stderr).toContain("cannot write log file /proc/etl-test/logs/etl.log")
+    expect(logs.stdout + logs.stderr).toContain("could not write alert run_success to /proc/etl-test/alerts")
+  })
+
   it("reports every component healthy, then names the broken ones", () => {
     const ok = etl(["health"], env)
     expect(ok.code).toBe(0)

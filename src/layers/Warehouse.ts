@@ -8,6 +8,7 @@ import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { makeSqlClient } from "../services/SqlClients.js"
 import type { Warehouse } from "../services/Warehouse.js"
 import * as SqliteWarehouse from "../services/warehouse/SqliteWarehouse.js"
+import { makeDirectories } from "../services/Directories.js"
 
 const cannotOpen = (target: string) => (cause: Cause.Cause<unknown>) =>
   Layer.fail(
@@ -23,7 +24,7 @@ const sqlite = (filename: string) =>
     Effect.gen(function* () {
       if (filename !== ":memory:" && filename.includes("/")) {
         const fs = yield* FileSystem.FileSystem
-        yield* fs.makeDirectory(filename.slice(0, filename.lastIndexOf("/")), { recursive: true }).pipe(Effect.ignore)
+        yield* makeDirectories(fs, filename.slice(0, filename.lastIndexOf("/"))).pipe(Effect.ignore)
       }
       return SqliteWarehouse.layerSqlite(filename)
     })

@@ -6,6 +6,7 @@
 import { FileSystem } from "@effect/platform"
 import { Effect } from "effect"
 import { OutputError } from "../schema/Errors.js"
+import { makeDirectories } from "../services/Directories.js"
 
 /** mulberry32: small, fast, and the same on every platform. */
 const prng = (seed: number) => {
@@ -54,7 +55,7 @@ export const generate = (options: GenerateOptions) =>
     const dir = options.outDir.replace(/\/+$/, "")
     const failed = (path: string) => (e: { message: string }) => new OutputError({ path, reason: e.message })
 
-    yield* fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(failed(dir)))
+    yield* makeDirectories(fs, dir).pipe(Effect.mapError(failed(dir)))
 
     /** Writes `rows` lines produced by `line(i)`, flushing about every MiB. */
     const writeLines = (path: string, header: string, rows: number, line: (i: number) => string) =>

@@ -8,6 +8,7 @@ import { Config, Duration, Effect, Either, Option, Redacted } from "effect"
 import { createConnection } from "node:net"
 import { AppConfig, parseClusterUrl } from "../services/AppConfig.js"
 import { makeSqlClient } from "../services/SqlClients.js"
+import { makeDirectories } from "../services/Directories.js"
 
 export interface HealthFinding {
   readonly component: string
@@ -60,7 +61,7 @@ export const healthCheck = Effect.gen(function* () {
 
   const writable = (dir: string) =>
     Effect.gen(function* () {
-      yield* fs.makeDirectory(dir, { recursive: true })
+      yield* makeDirectories(fs, dir)
       const probe = `${dir.replace(/\/+$/, "")}/.etl-health-${process.pid}`
       yield* fs.writeFileString(probe, "ok")
       yield* fs.remove(probe)

@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto"
 import { resolve } from "node:path"
 import { AppConfig, type AppConfigShape, type DatabaseTarget } from "../services/AppConfig.js"
 import type { RunSummary } from "./Report.js"
+import { makeDirectories } from "../services/Directories.js"
 
 const PRODUCER = "urn:etl:0.1.0"
 const SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
@@ -79,7 +80,7 @@ export const emitLineage = (event: ReturnType<typeof runEvent>) =>
     const config = yield* AppConfig
     const fs = yield* FileSystem.FileSystem
     const line = JSON.stringify(event) + "\n"
-    yield* fs.makeDirectory(config.files.outputDir, { recursive: true }).pipe(
+    yield* makeDirectories(fs, config.files.outputDir).pipe(
       Effect.zipRight(fs.writeFileString(`${config.files.outputDir.replace(/\/+$/, "")}/lineage.jsonl`, line, { flag: "a" })),
       Effect.catchAll((e) => Effect.logWarning(`could not append to lineage.jsonl: ${e.message}`))
     )

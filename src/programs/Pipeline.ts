@@ -24,6 +24,7 @@ import { recordRun, type RunOutcome, writeRunFailedRecords } from "./Finish.js"
 import type { RunSummary } from "./Report.js"
 import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
 import { resolveWindow, type WindowOptions } from "./Window.js"
+import { makeDirectories } from "../services/Directories.js"
 
 export interface RunOptions extends WindowOptions {
   /** Extract, transform and validate, then roll everything back: nothing is written to the warehouse. */
@@ -55,7 +56,7 @@ const outputWritable = (dir: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const probe = `${dir.replace(/\/+$/, "")}/.etl-write-probe`
-    yield* fs.makeDirectory(dir, { recursive: true })
+    yield* makeDirectories(fs, dir)
     yield* fs.writeFileString(probe, "")
     yield* fs.remove(probe)
   }).pipe(

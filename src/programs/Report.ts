@@ -11,6 +11,7 @@ import type { OpenReject, ValidationFinding } from "../services/Warehouse.js"
 import type { MetricsSnapshot } from "../services/Metrics.js"
 import type { Anomaly, QualityFinding } from "./Quality.js"
 import type { RunMode } from "./Window.js"
+import { makeDirectories } from "../services/Directories.js"
 
 export interface RunSummary {
   readonly run_id: string
@@ -82,7 +83,7 @@ const writeFile = (path: string, content: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const dir = path.slice(0, Math.max(0, path.lastIndexOf("/")))
-    if (dir !== "") yield* fs.makeDirectory(dir, { recursive: true })
+    if (dir !== "") yield* makeDirectories(fs, dir)
     yield* fs.writeFileString(path, content)
   }).pipe(Effect.mapError((e) => new OutputError({ path, reason: e.message, cause: e })))
 

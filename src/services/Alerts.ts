@@ -13,6 +13,7 @@ import { hostname } from "node:os"
 import { memoryUsage, pid } from "node:process"
 import { AppConfig } from "./AppConfig.js"
 import { formatEmail, formatSlack, slackPayload, type Alert, type AlertContext } from "./AlertFormats.js"
+import { makeDirectories } from "./Directories.js"
 
 export type { Alert, Severity } from "./AlertFormats.js"
 
@@ -73,7 +74,7 @@ export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
     const statePath = `${dir}/throttle_state.json`
 
     const append = (file: string, text: string) =>
-      fs.makeDirectory(dir, { recursive: true }).pipe(Effect.zipRight(fs.writeFileString(`${dir}/${file}`, text, { flag: "a" })))
+      makeDirectories(fs, dir).pipe(Effect.zipRight(fs.writeFileString(`${dir}/${file}`, text, { flag: "a" })))
 
     const readState = fs.readFileString(statePath).pipe(
       Effect.map((text) => JSON.parse(text) as Record<string, number>),
@@ -93,7 +94,7 @@ export class Alerts extends Effect.Service<Alerts>()("etl/Alerts", {
           : `last sent ${((now - last) / 60_000).toFixed(1)} min ago, outside the ${config.alerts.throttleMinutes} min window`
         if (!throttled) {
           state[key] = now
-          yield* fs.makeDirectory(dir, { recursive: true })
+          yield* makeDirectories(fs, dir)
           yield* fs.writeFileString(statePath, JSON.stringify(state, null, 2) + "\n")
         }
         const decision: Decision = throttled ? "throttled" : "sent"

@@ -13,6 +13,7 @@ import { Clock, Effect, Schema } from "effect"
 import { Alerts } from "./Alerts.js"
 import { AppConfig } from "./AppConfig.js"
 import { retryTransient } from "./Resilience.js"
+import { makeDirectories } from "./Directories.js"
 
 export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
   dependency: Schema.String,
@@ -56,7 +57,7 @@ export class CircuitBreaker extends Effect.Service<CircuitBreaker>()("etl/Circui
     // A saved circuit for another target (DATABASE_URL changed since) starts closed.
     const circuits = new Map<string, Circuit>(Object.entries(saved).filter(([name, c]) => (c.target ?? "") === targetOf(name)))
     const save = Effect.suspend(() =>
-      fs.makeDirectory(files.outputDir, { recursive: true }).pipe(
+      makeDirectories(fs, files.outputDir).pipe(
         Effect.zipRight(fs.writeFileString(statePath, JSON.stringify(Object.fromEntries(circuits), null, 2) + "\n"))
       )
     ).pipe(

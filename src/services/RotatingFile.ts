@@ -6,6 +6,7 @@
  * reported once and then dropped: logging never stops the pipeline.
  */
 import * as fs from "node:fs"
+import { makeDirectoriesSync } from "./Directories.js"
 
 export interface RotatingFile {
   readonly write: (line: string) => void
@@ -35,7 +36,7 @@ export const makeRotatingFile = (
       if (broken) return
       try {
         if (size < 0) {
-          fs.mkdirSync(path.slice(0, Math.max(0, path.lastIndexOf("/"))) || ".", { recursive: true })
+          makeDirectoriesSync(path.slice(0, Math.max(0, path.lastIndexOf("/"))) || ".")
           size = fs.existsSync(path) ? fs.statSync(path).size : 0
         }
         const bytes = Buffer.byteLength(line) + 1

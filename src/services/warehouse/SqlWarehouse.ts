@@ -6,7 +6,7 @@ import * as Migrator from "@effect/sql/Migrator"
 import { SqlClient, type SqlConnection, type SqlError } from "@effect/sql"
 import { createHash } from "node:crypto"
 import { Data, Duration, Effect, Exit, Layer, Option } from "effect"
-import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs"
+import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { hostname } from "node:os"
 import { RunLocked, WarehouseError } from "../../schema/Errors.js"
@@ -25,6 +25,7 @@ import {
   stagingFrom, statementSlices, writeSaleValues
 } from "./Schema.js"
 import { SIDE_TABLES } from "./SideFile.js"
+import { makeDirectoriesSync } from "../Directories.js"
 
 export const warehouseError = (operation: string) => (error: SqlError.SqlError) =>
   new WarehouseError({ operation, reason: causeMessage(error), transient: isTransientCause(error), cause: error })
@@ -1083,7 +1084,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           const client = sql as SqlClient.SqlClient & { readonly backup?: (to: string) => Effect.Effect<unknown, SqlError.SqlError>; readonly config?: { readonly filename?: string } }
           if (client.backup === undefined || client.config?.filename === ":memory:") return null
           const folder = dir.replace(/\/+$/, "")
-          mkdirSync(folder, { recursive: true })
+          makeDirectoriesSync(folder)
           const path = `${folder}/warehouse-${tag}.db`
           yield* client.backup(path)
           const old = readdirSync(folder).filter((f) => /^warehouse-.*\.db$/.test(f)).sort().slice(0, -keep)
