@@ -14,6 +14,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { Warehouse, type SalesMerge, type SideLoad, type StagedSale } from "../services/Warehouse.js"
+import type { WarehouseError } from "../schema/Errors.js"
 import type { CsvItem, CsvPart } from "./Csv.js"
 import { extractCustomersThrough, extractProducts } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
@@ -36,13 +37,21 @@ export const loadCustomers = (run: RunContext) =>
     const metrics = yield* Metrics
     const path = config.files.customersFile
     yield* metrics.source("customers", path)
-    const stage = loadOutcomes<CustomerRow>(run.runId, { source: "customers", key: (r) => r.customer_id, stage: warehouse.stageCustomers })
-    // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
-    yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
-    // Put through the rules where each chunk is parsed: the parsed records are not emitted (Csv.readCsvThrough).
-    yield* extractCustomersThrough(path, transformCustomers(path)).pipe(stage)
-    yield* metrics.extracted("customers")
-    const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
+    const read = (write: (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>) =>
+      Effect.gen(function* () {
+        const stage = loadOutcomes<CustomerRow>(run.runId, { source: "customers", key: (r) => r.customer_id, stage: write })
+        // Re-queued rejects first, so a newer copy of the same customer in this run's input wins.
+        yield* retried("customers", (payload, location) => transformCustomerPayload(payload, location)).pipe(stage)
+        // Put through the rules where each chunk is parsed: the parsed records are not emitted (Csv.readCsvThrough).
+        yield* extractCustomersThrough(path, transformCustomers(path)).pipe(stage)
+        yield* metrics.extracted("customers")
+      })
+    // Into an empty customer_dim (a first load, on SQLite) written once, without staging.
+    const direct = yield* warehouse.loadCustomersDirectly(run.runId, run.now, read)
+    const counts = Option.isSome(direct) ? direct.value : yield* Effect.zipRight(
+      read(warehouse.stageCustomers),
+      (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
+    )
     yield* metrics.changes("customer_dim", { ...counts })
     return counts
   })

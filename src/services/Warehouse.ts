@@ -200,6 +200,18 @@ export interface WarehouseService {
   readonly stageSales: (runId: string, rows: ReadonlyArray<StagedSale>) => Effect.Effect<void, WarehouseError>
   readonly recordRejects: (runId: string, rejects: ReadonlyArray<Reject>) => Effect.Effect<void, WarehouseError>
   readonly mergeCustomers: (runId: string, now: string) => Effect.Effect<ChangeCounts, WarehouseError>
+  /**
+   * A first load of customers without staging: when customer_dim is empty, runs `load` in one
+   * transaction, and what it writes goes straight into customer_dim (the last copy of a key wins,
+   * as the merge's superseded pass has it); then the open customer rejects of the keys loaded are
+   * resolved. None, having run nothing, when customer_dim holds customers or the dialect stages
+   * (PostgreSQL, SQL Server): the caller then stages and merges.
+   */
+  readonly loadCustomersDirectly: <E, R>(
+    runId: string,
+    now: string,
+    load: (write: (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>) => Effect.Effect<void, E, R>
+  ) => Effect.Effect<Option.Option<ChangeCounts>, E | WarehouseError, R>
   readonly mergeProducts: (runId: string, now: string) => Effect.Effect<ChangeCounts, WarehouseError>
   /** Merges the staged facts; moves the high-water mark in the same transaction when `moveMark`. */
   readonly mergeSales: (runId: string, now: string, moveMark: boolean) => Effect.Effect<SalesMerge, WarehouseError>

@@ -35,6 +35,7 @@ const contents = Effect.gen(function* () {
                       FROM etl_rejects WHERE resolved_run IS NULL ORDER BY source, reject_key`
   return {
     facts: yield* loadedFacts,
+    customers: yield* sql<Record<string, unknown>>`SELECT * FROM customer_dim ORDER BY customer_id`,
     openRejects: rejects.map((r) => ({ ...r, payload: payloadOf(r.payload) })),
     stamps: yield* sql`SELECT run_id, created_date, count(*) AS n FROM sales_fact GROUP BY run_id, created_date`,
     // The index builds sort in a smaller cache (Dialect.indexBuild) and give the connection its own back.
@@ -46,26 +47,29 @@ const contents = Effect.gen(function* () {
   }
 })
 
-/** The warehouse with its sales staging counted, and, when `staged`, without the direct load. */
-const watched = (staged: boolean, stagedBatches: { count: number }) =>
+/** The warehouse with its sales and customer staging counted, and, when `staged`, without the direct loads. */
+const watched = (staged: boolean, stagedBatches: { count: number; customers: number }) =>
   Layer.effect(
     Warehouse,
     Effect.map(Warehouse, (w) => ({
       ...w,
       stageSales: (runId: string, rows: Parameters<typeof w.stageSales>[1]) =>
         Effect.zipRight(Effect.sync(() => stagedBatches.count++), w.stageSales(runId, rows)),
-      loadFactsDirectly: staged ? () => Effect.succeedNone : w.loadFactsDirectly
+      stageCustomers: (runId: string, rows: Parameters<typeof w.stageCustomers>[1]) =>
+        Effect.zipRight(Effect.sync(() => stagedBatches.customers++), w.stageCustomers(runId, rows)),
+      loadFactsDirectly: staged ? () => Effect.succeedNone : w.loadFactsDirectly,
+      loadCustomersDirectly: staged ? () => Effect.succeedNone : w.loadCustomersDirectly
     }))
   )
 
 const runWith = (settings: Record<string, string>, staged: boolean) =>
   Effect.gen(function* () {
-    const stagedBatches = { count: 0 }
+    const stagedBatches = { count: 0, customers: 0 }
     const result = yield* Effect.gen(function* () {
       const summary = yield* runPipeline(options)
       return { summary, contents: yield* contents }
     }).pipe(Effect.provide(Layer.provideMerge(watched(staged, stagedBatches), TestLayer.layer(settings))))
-    return { ...result, stagedBatches: stagedBatches.count }
+    return { ...result, stagedBatches: stagedBatches.count, stagedCustomerBatches: stagedBatches.customers }
   })
 
 describe("a first load straight into the fact table", () => {
@@ -150,6 +154,10 @@ describe("a first load straight into the fact table", () => {
         `T940001,C9999999,${product},3,10.00,0,2024-05-02,R1,completed`,
         `T940002,${customer},${product},4,10.00,0,2024-05-02,R1,completed`
       ].join("\n") + "\n")
+      // A customer's later copy, in a later batch, wins over the first (the merge's superseded pass).
+      const customers = join(input, "customers.csv")
+      const firstCustomer = readFileSync(customers, "utf8").split("\n")[1]!.split(",")
+      appendFileSync(customers, [firstCustomer[0], "Zed", "Later", ...firstCustomer.slice(3)].join(",") + "\n")
       const settings = { ...fixture.settings, BATCH_SIZE: "97" }
       const staged = yield* runWith(settings, true)
       const direct = yield* runWith(settings, false)
@@ -159,6 +167,18 @@ describe("a first load straight into the fact table", () => {
       expect(direct.summary.status).toBe(staged.summary.status)
       expect(direct.contents.facts.length).toBeGreaterThan(2500)
       expect(direct.contents.facts).toEqual(staged.contents.facts)
+      // Customers too: written once into customer_dim, as the staged merge leaves it.
+      expect(staged.stagedCustomerBatches).toBeGreaterThan(1)
+      expect(direct.stagedCustomerBatches).toBe(0)
+      const undated = (rows: ReadonlyArray<Record<string, unknown>>) => rows.map(({ created_date: _, ...r }) => r)
+      expect(direct.contents.customers.length).toBeGreaterThan(100)
+      expect(undated(direct.contents.customers)).toEqual(undated(staged.contents.customers))
+      expect(direct.contents.customers).toContainEqual(expect.objectContaining({ customer_id: firstCustomer[0], first_name: "Zed", last_name: "Later", updated_date: null }))
+      for (const { summary, contents } of [direct, staged]) {
+        expect(new Set(contents.customers.map((c) => c.created_date))).toEqual(new Set([summary.started_at]))
+      }
+      expect(direct.summary.sources.customers).toEqual({ ...staged.summary.sources.customers, seconds: direct.summary.sources.customers!.seconds,
+        rows_per_second: direct.summary.sources.customers!.rows_per_second })
       expect(direct.contents.openRejects).toEqual(staged.contents.openRejects)
       expect(direct.contents.openRejects.map((r) => r.category)).toEqual(expect.arrayContaining(["validation", "referential"]))
       expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
@@ -266,7 +286,7 @@ describe("a first load straight into the fact table", () => {
       ].join("\n") + "\n")
       const settings = { ...fixture.settings, BATCH_SIZE: "100" }
       const file = join(fixture.dir, "merged.db")
-      const stagedBatches = { count: 0 }
+      const stagedBatches = { count: 0, customers: 0 }
       const result = yield* Effect.gen(function* () {
         const summary = yield* runPipeline(options)
         const sql = yield* SqlClient.SqlClient

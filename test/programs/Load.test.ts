@@ -2,8 +2,10 @@
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer, Option } from "effect"
+import { join } from "node:path"
 import { runPipeline } from "../../src/programs/Pipeline.js"
 import { WarehouseError } from "../../src/schema/Errors.js"
+import type { CustomerRow } from "../../src/schema/Records.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import * as TestLayer from "../../src/layers/Test.js"
 import { CUSTOMER_HEADER, inputs, product, products, SALES_HEADER } from "../support/Fixtures.js"
@@ -15,27 +17,43 @@ const fixture = inputs({
 })
 const full = { date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false }
 
-/** The real warehouse, except that staging refuses customer C4 as a constraint would, and fails `transientFailures` times first. */
-const faulty = (transientFailures: number) =>
+let faults = 0
+
+type CustomerWrite = (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>
+
+/**
+ * The real warehouse, except that writing customers (staged, or straight into customer_dim by a
+ * first load) refuses C4 as a constraint would, and fails `transientFailures` times first.
+ */
+const faulty = (transientFailures: number, staged = false) =>
   Layer.effect(
     Warehouse,
     Effect.gen(function* () {
       const real = yield* Warehouse
       let failures = 0
-      return {
-        ...real,
-        stageCustomers: (runId, rows) => Effect.suspend(() =>
+      const refusing = (write: CustomerWrite): CustomerWrite => (runId, rows) =>
+        Effect.suspend(() =>
           failures++ < transientFailures
             ? Effect.fail(new WarehouseError({ operation: "stage customers", reason: "database is locked", transient: true }))
             : rows.some((r) => r.customer_id === "C4")
             ? Effect.fail(new WarehouseError({ operation: "stage customers", reason: "CHECK constraint failed: C4", transient: false }))
-            : real.stageCustomers(runId, rows))
+            : write(runId, rows))
+      return {
+        ...real,
+        stageCustomers: refusing(real.stageCustomers),
+        loadCustomersDirectly: staged
+          ? () => Effect.succeedNone
+          : (runId, now, load) => real.loadCustomersDirectly(runId, now, (write) => load(refusing(write)))
       }
     })
-  ).pipe(Layer.provideMerge(TestLayer.layer({ ...fixture.settings, BATCH_SIZE: "4", MAX_RETRIES: "2" })))
+  ).pipe(Layer.provideMerge(TestLayer.layer({
+    ...fixture.settings, BATCH_SIZE: "4", MAX_RETRIES: "2",
+    // An output folder each: a breaker opened by one case (circuit_state.json there) would stop the next.
+    OUTPUT_DIR: join(fixture.dir, `output-${++faults}`)
+  })))
 
 describe("loading", () => {
-  it.effect("isolates the row the warehouse refuses and loads the rest of its batch", () =>
+  it.effect.each([["straight into customer_dim", false], ["through staging", true]] as const)("isolates the row the warehouse refuses and loads the rest of its batch, %s", ([, staged]) =>
     Effect.gen(function* () {
       const summary = yield* runPipeline(full)
       expect(summary.sources.customers).toMatchObject({ read: 9, loaded: 8, rejected: 1, rejectedBy: { constraint: 1 } })
@@ -46,7 +64,7 @@ describe("loading", () => {
       ])
       // T4's customer never arrived: quarantined, not lost.
       expect(summary.changes.sales_fact).toMatchObject({ inserted: 8, referential: 1 })
-    }).pipe(Effect.provide(faulty(0))))
+    }).pipe(Effect.provide(faulty(0, staged))))
 
   it.effect("gives a refused sale its location and its fields as the payload", () =>
     Effect.gen(function* () {
@@ -70,13 +88,13 @@ describe("loading", () => {
     ).pipe(Layer.provideMerge(TestLayer.layer({ ...fixture.settings, BATCH_SIZE: "4" }))))))
 
   // Live clock: these are about outcomes; the retry timings are tested with TestClock in Resilience.test.ts.
-  it.live("retries transient failures and then succeeds", () =>
+  it.live.each([["straight into customer_dim", false], ["through staging", true]] as const)("retries transient failures and then succeeds, %s", ([, staged]) =>
     Effect.gen(function* () {
       const summary = yield* runPipeline(full)
       expect(summary.sources.customers!.loaded).toBe(8)
-    }).pipe(Effect.provide(faulty(2))))
+    }).pipe(Effect.provide(faulty(2, staged))))
 
-  it.live("fails the run when transient failures outlast the retries, leaving the warehouse as before", () =>
+  it.live.each([["straight into customer_dim", false], ["through staging", true]] as const)("fails the run when transient failures outlast the retries, leaving the warehouse as before, %s", ([, staged]) =>
     Effect.gen(function* () {
       const summary = yield* runPipeline(full)
       expect(summary.status).toBe("failed")
@@ -84,7 +102,30 @@ describe("loading", () => {
       const sql = yield* SqlClient.SqlClient
       expect(yield* sql`SELECT count(*) AS n FROM customer_dim`).toEqual([{ n: 0 }])
       expect(yield* sql`SELECT count(*) AS n FROM etl_stage_customers`).toEqual([{ n: 0 }])
-    }).pipe(Effect.provide(faulty(10))))
+    }).pipe(Effect.provide(faulty(10, staged))))
+
+  it.effect("resolves, in a first load of customers, the open rejects of the keys it loads", () =>
+    Effect.gen(function* () {
+      const file = join(fixture.dir, "resolve.db")
+      const settings = { ...fixture.settings, BATCH_SIZE: "4", OUTPUT_DIR: join(fixture.dir, "output-resolve") }
+      // The first run's warehouse refuses every customer: customer_dim stays empty, nine rejects wait.
+      const refusingAll = Layer.effect(
+        Warehouse,
+        Effect.map(Warehouse, (real) => ({
+          ...real,
+          loadCustomersDirectly: (runId, now, load) =>
+            real.loadCustomersDirectly(runId, now, () =>
+              load(() => Effect.fail(new WarehouseError({ operation: "stage customers", reason: "CHECK constraint failed", transient: false }))))
+        }) satisfies typeof real)
+      ).pipe(Layer.provideMerge(TestLayer.layer(settings, file)))
+      const first = yield* runPipeline(full).pipe(Effect.provide(refusingAll))
+      expect(first.sources.customers).toMatchObject({ read: 9, loaded: 0, rejected: 9 })
+      const second = yield* runPipeline(full).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      expect(second.changes.customer_dim).toMatchObject({ inserted: 9, updated: 0, unchanged: 0 })
+      const open = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql`SELECT count(*) AS n FROM etl_rejects WHERE source = 'customers' AND resolved_run IS NULL`).pipe(Effect.provide(TestLayer.layer(settings, file)))
+      expect(open).toEqual([{ n: 0 }])
+    }))
 
   it.effect("rolls a failed batch back whole", () =>
     Effect.gen(function* () {

@@ -13,16 +13,17 @@ import { RunLocked, WarehouseError } from "../../schema/Errors.js"
 import { Reject } from "../../schema/Reject.js"
 import { causeMessage, isTransientCause } from "../SqlClients.js"
 import {
-  partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type SideLoad, type StagedSale,
-  type WarehouseService
+  type ChangeCounts, partitionStageId, Warehouse, type OpenReject, type PartitionRow, type PartitionState, type SalesMerge, type SideLoad,
+  type StagedSale, type WarehouseService
 } from "../Warehouse.js"
+import type { CustomerRow } from "../../schema/Records.js"
 import type { Dialect } from "./Dialect.js"
 import { FileFlush } from "./FileFlush.js"
 import { KeySet } from "./KeySet.js"
 import { queryOnThread } from "./QueryThread.js"
 import {
   DECIMAL_COLUMNS, dimensionMergesFrom, FACT_REPLACE, factForeignKeys, factIndexes, migrationsFor, placeholders, SALE_COLUMNS, SALE_DATA,
-  stagingFrom, statementSlices, writeSaleValues
+  stagingFrom, statementSlices, TABLES, writeSaleValues
 } from "./Schema.js"
 import { SIDE_TABLES } from "./SideFile.js"
 import { makeDirectoriesSync } from "../Directories.js"
@@ -161,17 +162,19 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   yield* Effect.forEach(d.setup, (s) => exec(s), { discard: true })
 
   /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
-  const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
-    const all = ["run_id", ...columns]
+  /**
+   * Writes rows of `columns` with `table`'s insert for a statement's size, `first` bound before
+   * each row's values (the run id of a staged row, nothing for a direct one).
+   */
+  const writeRows = (operation: string, columns: ReadonlyArray<string>, statement: (rows: number) => string, first: ReadonlyArray<unknown>) => {
     const decimals = columns.map((c) => DECIMAL_COLUMNS.has(c))
-    const statement = textsBySize((rows) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`)
-    return (runId: string, rows: ReadonlyArray<object>) =>
+    return (rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
         for (const slice of statementSlices(rows)) {
           const params: Array<unknown> = []
           for (const item of slice) {
             const row = item as Readonly<Record<string, unknown>>
-            params.push(runId)
+            params.push(...first)
             for (let i = 0; i < columns.length; i++) {
               const value = row[columns[i]!] ?? null
               if (decimals[i] && typeof value === "number") {
@@ -184,6 +187,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           yield* exec(statement(slice.length), params)
         }
       }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
+  }
+  const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
+    const all = ["run_id", ...columns]
+    const statement = textsBySize((rows) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`)
+    return (runId: string, rows: ReadonlyArray<object>) => writeRows(operation, columns, statement, [runId])(rows)
   }
   /** The parameters of a statement whose every `?` is `value` (dialects differ in how many they need). */
   const each = (text: string, value: unknown) => Array.from(text.matchAll(/\?/g), () => value)
@@ -581,6 +589,44 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     for (const f of readdirSync(dirname(warehouseFile))) if (f.startsWith(prefix)) rmSync(join(dirname(warehouseFile), f), { force: true })
   }).pipe(Effect.catchAllDefect(() => Effect.void))
 
+  /** See WarehouseService.loadCustomersDirectly. SQLite only: the others stage in bulk. */
+  const customerUpsert = (() => {
+    const { columns, key, target } = TABLES.customers
+    const data = columns.filter((c) => c !== key)
+    return textsBySize((rows) =>
+      `INSERT INTO ${target} (created_date, ${columns.join(",")}) VALUES ${placeholders(columns.length + 1, rows)}
+       ON CONFLICT (${key}) DO UPDATE SET ${data.map((c) => `${c} = excluded.${c}`).join(", ")}`)
+  })()
+  const noCustomers = count(`SELECT count(*) AS n FROM (SELECT ${d.top(1)}customer_id FROM customer_dim${d.limit(1)}) c`).pipe(
+    Effect.map((n) => n === 0)
+  )
+  const loadCustomersDirectly = <E, R>(
+    runId: string,
+    now: string,
+    load: (write: (runId: string, rows: ReadonlyArray<CustomerRow>) => Effect.Effect<void, WarehouseError>) => Effect.Effect<void, E, R>
+  ): Effect.Effect<Option.Option<ChangeCounts>, E | WarehouseError, R> =>
+    Effect.gen(function* () {
+      if (d.kind !== "sqlite" || !(yield* noCustomers)) return Option.none()
+      const write = writeRows("load customer_dim", TABLES.customers.columns, customerUpsert, [now])
+      const direct = Effect.gen(function* () {
+        // Checked again inside the transaction: what it saw is what it writes into.
+        if (!(yield* noCustomers)) return Option.none()
+        yield* load((_, rows) => write(rows))
+        const inserted = yield* count(`SELECT count(*) AS n FROM customer_dim`)
+        const resolved = yield* changes(
+          `UPDATE etl_rejects SET resolved_run = ?
+           WHERE source = 'customers' AND resolved_run IS NULL AND record_key IN (SELECT customer_id FROM customer_dim)`,
+          [runId]
+        )
+        yield* Effect.logDebug(`loaded customer_dim directly`).pipe(Effect.annotateLogs({ inserted, resolved }))
+        return Option.some<ChangeCounts>({ inserted, updated: 0, unchanged: 0 })
+      })
+      return yield* inBulkTransaction(direct)
+    }).pipe(
+      Effect.catchAll((e): Effect.Effect<never, E | WarehouseError> =>
+        Effect.fail((e as { _tag?: string })._tag === "SqlError" ? warehouseError("load customer_dim")(e as SqlError.SqlError) : e as E))
+    )
+
   /** See WarehouseService.loadFactsDirectly. */
   const loadFactsDirectly = <E, R>(
     runId: string,
@@ -950,6 +996,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     ...dimensionMergesFrom(mergeDimension),
     mergeSales,
     loadFactsDirectly,
+    loadCustomersDirectly,
     productCosts: exec(`SELECT product_id, CAST(cost AS ${d.types.text}) AS cost FROM product_dim`).pipe(
       Effect.map((rows) => new Map(rows.map((r) => {
         const row = r as { product_id: string; cost: string | null }
