@@ -58,10 +58,13 @@ const messages = (u: unknown): string => (u instanceof Error ? `${u.message} ${m
  * started together): it builds again instead, and finds the tables there.
  * The two losers of three could collide again on the next table (seen once in
  * CI, retrying at once): each waits a random 50-250 ms first, up to 5 times.
+ * Two creating the same index (or table) at once collide on the catalog's
+ * own index of names instead (`pg_class_relname_nsp_index`, seen in CI in
+ * session 15), two creating a schema on `pg_namespace_nspname_index`.
  */
 export const racedOnCreate = (cause: Cause.Cause<unknown>): boolean =>
   [...Cause.defects(cause), ...Cause.failures(cause)].some((e) =>
-    /pg_type_typname_nsp_index|relation "[^"]+" already exists/.test(messages(e)))
+    /pg_type_typname_nsp_index|pg_class_relname_nsp_index|pg_namespace_nspname_index|relation "[^"]+" already exists/.test(messages(e)))
 
 const CREATE_TRIES = 5
 
