@@ -33,9 +33,8 @@ export const writeRunFailedRecords = (runId: string) =>
     const warehouse = yield* Warehouse
     const snapshot = yield* (yield* Metrics).snapshot
     if (Object.values(snapshot.sources).every((c) => c.rejected === 0)) return null
-    yield* writeFailedRecords(config.files.outputDir, runId, (after, limit) =>
+    return yield* writeFailedRecords(config.files.outputDir, runId, (after, limit) =>
       warehouse.rejectsSeenIn(runId, after, limit).pipe(Effect.orElseSucceed(() => [])))
-    return `${config.files.outputDir}/failed_records_${runId}.csv`
   })
 
 export const recordRun = (

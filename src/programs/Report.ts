@@ -129,7 +129,8 @@ export const padRecords = (extra: number) => {
  * it once in pages of 1,000 rejects, so a run with millions of rejects never
  * holds them all. Each page's lines go to a part file with the raw columns
  * known so far; the file is then the header and the part file, the lines
- * written before a column first appeared given an empty field for it.
+ * written before a column first appeared given an empty field for it. Answers
+ * the file's path.
  */
 export const writeFailedRecords = <E>(
   outputDir: string,
@@ -171,6 +172,7 @@ export const writeFailedRecords = <E>(
       )
       start = end
     }
+    return path
   }).pipe(
     // Gone whether the file was written or not.
     Effect.ensuring(Effect.flatMap(FileSystem.FileSystem, (fs) => fs.remove(part)).pipe(Effect.ignore))

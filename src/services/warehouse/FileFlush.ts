@@ -22,8 +22,12 @@ export class FileFlush extends Context.Tag("etl/FileFlush")<FileFlush, {
 /** For a warehouse in memory: nothing to write. */
 export const none = Layer.succeed(FileFlush, { start: Effect.void })
 
+/** A SQLite filename that names a file of its own (not `:memory:`, nor a `file:` URI): what a second thread or descriptor can open. */
+export const isFile = (filename: string | undefined): filename is string =>
+  filename !== undefined && filename !== "" && filename !== ":memory:" && !filename.startsWith("file:")
+
 export const layer = (filename: string) =>
-  filename === ":memory:" || filename === "" || filename.startsWith("file:") ? none : Layer.scoped(
+  !isFile(filename) ? none : Layer.scoped(
     FileFlush,
     Effect.gen(function* () {
       let fd: number | undefined

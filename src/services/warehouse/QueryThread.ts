@@ -17,8 +17,8 @@ export type FromQueryThread =
   | { readonly _tag: "Rows"; readonly results: ReadonlyArray<ReadonlyArray<Record<string, unknown>>> }
   | { readonly _tag: "Failed"; readonly reason: string }
 
-// Rows of counts in, a statement's worth of SQLite's own memory out: small limits, so the thread
-// does not raise the run's peak (its page cache is SQLite's, outside them).
+// The thread holds a few rows of counts: small heap limits, so it adds little to the run's peak
+// (its page cache is SQLite's, outside them).
 const LIMITS = { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 }
 
 const script = threadScript("query-thread", "../services/warehouse/QueryThreadWorker.ts")

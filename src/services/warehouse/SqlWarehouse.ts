@@ -18,7 +18,7 @@ import {
 } from "../Warehouse.js"
 import type { CustomerRow } from "../../schema/Records.js"
 import type { Dialect } from "./Dialect.js"
-import { FileFlush } from "./FileFlush.js"
+import { FileFlush, isFile } from "./FileFlush.js"
 import { KeySet } from "./KeySet.js"
 import { queryOnThread } from "./QueryThread.js"
 import {
@@ -161,12 +161,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
 
   yield* Effect.forEach(d.setup, (s) => exec(s), { discard: true })
 
-  /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
   /**
-   * Writes rows of `columns` with `table`'s insert for a statement's size, `first` bound before
-   * each row's values (the run id of a staged row, nothing for a direct one).
+   * Writes rows of `columns` with the insert `statement` of a statement's size, `first` bound
+   * before each row's values (a staged row's run id; a directly loaded customer's created_date).
    */
-  const writeRows = (operation: string, columns: ReadonlyArray<string>, statement: (rows: number) => string, first: ReadonlyArray<unknown>) => {
+  const writeRows = (operation: string, columns: ReadonlyArray<string>, statement: (rows: number) => string, first: unknown) => {
     const decimals = columns.map((c) => DECIMAL_COLUMNS.has(c))
     return (rows: ReadonlyArray<object>) =>
       Effect.gen(function* () {
@@ -174,7 +173,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           const params: Array<unknown> = []
           for (const item of slice) {
             const row = item as Readonly<Record<string, unknown>>
-            params.push(...first)
+            params.push(first)
             for (let i = 0; i < columns.length; i++) {
               const value = row[columns[i]!] ?? null
               if (decimals[i] && typeof value === "number") {
@@ -188,10 +187,11 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         }
       }).pipe(inTransaction, Effect.mapError(warehouseError(operation)))
   }
+  /** Appends a batch to a staging table (see schemaV5); the merge keeps the last row of each key. */
   const stage = (operation: string, table: string, columns: ReadonlyArray<string>) => {
     const all = ["run_id", ...columns]
     const statement = textsBySize((rows) => `INSERT INTO ${table} (${all.join(",")}) VALUES ${placeholders(all.length, rows)}`)
-    return (runId: string, rows: ReadonlyArray<object>) => writeRows(operation, columns, statement, [runId])(rows)
+    return (runId: string, rows: ReadonlyArray<object>) => writeRows(operation, columns, statement, runId)(rows)
   }
   /** The parameters of a statement whose every `?` is `value` (dialects differ in how many they need). */
   const each = (text: string, value: unknown) => Array.from(text.matchAll(/\?/g), () => value)
@@ -525,7 +525,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   /** The warehouse's file, when it is one (SQLite, not in memory): where a split load's side file goes. */
   const warehouseFile = (() => {
     const file = (sql as { readonly config?: { readonly filename?: string } }).config?.filename
-    return d.kind === "sqlite" && file !== undefined && file !== "" && file !== ":memory:" && !file.startsWith("file:") ? file : undefined
+    return d.kind === "sqlite" && isFile(file) ? file : undefined
   })()
   const SIDE = "etl_side"
   const sidePrefix = (file: string) => `${basename(file)}-split-`
@@ -607,7 +607,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   ): Effect.Effect<Option.Option<ChangeCounts>, E | WarehouseError, R> =>
     Effect.gen(function* () {
       if (d.kind !== "sqlite" || !(yield* noCustomers)) return Option.none()
-      const write = writeRows("load customer_dim", TABLES.customers.columns, customerUpsert, [now])
+      const write = writeRows("load customer_dim", TABLES.customers.columns, customerUpsert, now)
       const direct = Effect.gen(function* () {
         // Checked again inside the transaction: what it saw is what it writes into.
         if (!(yield* noCustomers)) return Option.none()
