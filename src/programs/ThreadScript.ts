@@ -36,6 +36,12 @@ export const threadScript = (name: string, source: string): Effect.Effect<Thread
   })
 }
 
+/** A worker thread running `script` with `data`, within `limits`. */
+export const newThread = (script: ThreadScript, data: unknown, limits: ResourceLimits): Worker => {
+  const options = { workerData: data, resourceLimits: limits }
+  return "file" in script ? new Worker(script.file, options) : new Worker(script.code, { ...options, eval: true })
+}
+
 /**
  * A worker thread running `script` with `data`, terminated when the scope closes. Each message it
  * posts goes to `message`; an error it throws, or its exit (whatever the code), to `ended`.
@@ -49,8 +55,7 @@ export const startThread = <M>(
 ): Effect.Effect<Worker, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const options = { workerData: data, resourceLimits: limits }
-      const w = "file" in script ? new Worker(script.file, options) : new Worker(script.code, { ...options, eval: true })
+      const w = newThread(script, data, limits)
       w.on("message", message)
       w.on("error", (e) => ended(e.stack ?? e.message))
       w.on("exit", (code) => ended(`the thread exited with code ${code}`))
