@@ -42,13 +42,16 @@ export interface RunSummary {
   readonly files: { readonly summary: string | null; readonly failed_records: string | null }
 }
 
+const SPECIAL = /[",\r\n]/
+
 const csvField = (value: unknown): string => {
   if (value === null || value === undefined) return ""
-  const text = typeof value === "string" ? value : JSON.stringify(value)
-  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+  const text = typeof value === "string" ? value : typeof value === "number" ? String(value) : JSON.stringify(value)
+  return SPECIAL.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
 const FIXED = ["source", "record_key", "category", "reason", "location", "attempts"]
+const FIXED_SET: ReadonlySet<string> = new Set(FIXED)
 
 const payloadOf = (r: OpenReject): Record<string, unknown> => {
   try {
@@ -61,16 +64,23 @@ const payloadOf = (r: OpenReject): Record<string, unknown> => {
 
 /** Adds the raw columns of a set of payloads to `into`, in the order they first appear. */
 const rawColumnsOf = (payloads: ReadonlyArray<Record<string, unknown>>, into: Set<string> = new Set()) => {
-  for (const p of payloads) for (const c of Object.keys(p)) if (!FIXED.includes(c)) into.add(c)
+  for (const p of payloads) for (const c in p) if (!into.has(c) && !FIXED_SET.has(c)) into.add(c)
   return into
 }
 
 const csvHeader = (raw: Iterable<string>) => [...FIXED, ...raw].map(csvField).join(",") + "\n"
-const csvLines = (rejects: ReadonlyArray<OpenReject>, payloads: ReadonlyArray<Record<string, unknown>>, raw: ReadonlyArray<string>) =>
-  rejects.map((r, i) => {
+/** Each reject's line: built as one string, field by field (arrays of fields, mapped and joined, took half again as long). */
+const csvLines = (rejects: ReadonlyArray<OpenReject>, payloads: ReadonlyArray<Record<string, unknown>>, raw: ReadonlyArray<string>) => {
+  let out = ""
+  for (let i = 0; i < rejects.length; i++) {
+    const r = rejects[i]!
     const p = payloads[i]!
-    return [r.source, r.recordKey, r.category, r.reason, r.location, r.attempts, ...raw.map((c) => p[c])].map(csvField).join(",") + "\n"
-  }).join("")
+    let line = `${csvField(r.source)},${csvField(r.recordKey)},${csvField(r.category)},${csvField(r.reason)},${csvField(r.location)},${csvField(r.attempts)}`
+    for (const c of raw) line += `,${csvField(p[c])}`
+    out += `${line}\n`
+  }
+  return out
+}
 
 /** The failed-records CSV: fixed columns, then every raw field any reject carried. */
 export const failedRecordsCsv = (rejects: ReadonlyArray<OpenReject>): string => {
@@ -127,10 +137,11 @@ export const padRecords = (extra: number) => {
 /**
  * Writes `OUTPUT_DIR/failed_records_<run_id>.csv` from the warehouse, reading
  * it once in pages of 1,000 rejects, so a run with millions of rejects never
- * holds them all. Each page's lines go to a part file with the raw columns
- * known so far; the file is then the header and the part file, the lines
- * written before a column first appeared given an empty field for it. Answers
- * the file's path.
+ * holds them all. The lines go to a part file after a header of the raw columns
+ * known from the first page. When no page after it brought a column, the part
+ * file is the file (renamed); otherwise the file is the whole header and the
+ * part file's lines, those written before a column first appeared given an
+ * empty field for it. Answers the file's path.
  */
 export const writeFailedRecords = <E>(
   outputDir: string,
@@ -143,29 +154,45 @@ export const writeFailedRecords = <E>(
   return Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
     const raw = new Set<string>()
-    // The part file's runs of lines of one width: how many raw columns, and the byte each ends at.
+    // The part file's header: how many raw columns it names, and its length.
+    const header = { columns: 0, bytes: 0 }
+    // The part file's runs of lines of one width after its header: how many raw columns, and the byte each ends at.
     const runs: Array<{ readonly columns: number; end: number }> = []
-    let bytes = 0
-    yield* writeFile(part, "")
-    yield* Effect.iterate({ after: 0, more: true }, {
-      while: (s) => s.more,
-      body: ({ after }) =>
-        Effect.flatMap(page(after, PAGE), (rows) => {
-          const payloads = rows.map(payloadOf)
-          rawColumnsOf(payloads, raw)
-          const lines = utf8.encode(csvLines(rows, payloads, [...raw]))
-          bytes += lines.length
-          const last = runs.at(-1)
-          if (last?.columns === raw.size) last.end = bytes
-          else if (lines.length > 0) runs.push({ columns: raw.size, end: bytes })
-          return Effect.as(fs.writeFile(part, lines, { flag: "a" }).pipe(Effect.mapError(failed)),
-            { after: rows.at(-1)?.id ?? after, more: rows.length === PAGE })
-        })
-    })
+    yield* Effect.scoped(Effect.gen(function* () {
+      let file: FileSystem.File | undefined
+      let bytes = 0
+      for (let after = 0, more = true; more;) {
+        const rows = yield* page(after, PAGE)
+        const payloads = rows.map(payloadOf)
+        rawColumnsOf(payloads, raw)
+        const lines = utf8.encode(csvLines(rows, payloads, [...raw]))
+        if (file === undefined) {
+          const text = utf8.encode(csvHeader(raw))
+          Object.assign(header, { columns: raw.size, bytes: text.length })
+          // Makes the folder, and empties a part file an earlier attempt left.
+          yield* writeFile(part, "")
+          file = yield* fs.open(part, { flag: "a" }).pipe(Effect.mapError(failed))
+          yield* file.writeAll(text).pipe(Effect.mapError(failed))
+        }
+        bytes += lines.length
+        const last = runs.at(-1)
+        if (last?.columns === raw.size) last.end = bytes
+        else if (lines.length > 0) runs.push({ columns: raw.size, end: bytes })
+        // (writeAll fails on nothing to write)
+        if (lines.length > 0) yield* file.writeAll(lines).pipe(Effect.mapError(failed))
+        after = rows.at(-1)?.id ?? after
+        more = rows.length === PAGE
+      }
+    }))
+    // 1M transactions: 30,000 rejects, 7 MB, renamed instead of copied line by line.
+    if (raw.size === header.columns) {
+      yield* fs.rename(part, path).pipe(Effect.mapError(failed))
+      return path
+    }
     yield* writeFile(path, csvHeader(raw))
     let start = 0
     for (const { columns, end } of runs) {
-      const text = fs.stream(part, { offset: start, bytesToRead: end - start })
+      const text = fs.stream(part, { offset: header.bytes + start, bytesToRead: end - start })
       yield* (columns === raw.size ? text : Stream.map(text, padRecords(raw.size - columns))).pipe(
         Stream.run(fs.sink(path, { flag: "a" })),
         Effect.mapError(failed)

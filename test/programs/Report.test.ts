@@ -2,7 +2,7 @@
 import { NodeContext } from "@effect/platform-node"
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { makeCsvParser } from "../../src/programs/CsvParser.js"
@@ -34,6 +34,33 @@ describe("failed records", () => {
         // One pass of 13 pages of at most 1,000, every page after the last id of the one before.
         expect(asked).toEqual(Array.from({ length: 13 }, (_, i) => i * 1000))
         expect(readdirSync(dir)).toEqual(["failed_records_run-1.csv"])
+      }))
+
+    it.effect("writes the file in one pass when the first page names every column", () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "etl-report-"))
+        const all = Array.from({ length: 2500 }, (_, i) => ({
+          id: i + 1, source: "sales" as const, recordKey: `T${i}`, category: "validation" as const, reason: "plain",
+          location: null, attempts: 2, payload: JSON.stringify({ transaction_id: `T${i}`, note: i % 2 === 0 ? `a "b",\n${i}` : "" })
+        }))
+        // A part file an earlier attempt left behind is not carried into this one.
+        writeFileSync(join(dir, "failed_records_run-3.csv.part"), "stale\n")
+        yield* writeFailedRecords(dir, "run-3", (after, limit) => Effect.sync(() => all.filter((r) => r.id > after).slice(0, limit)))
+        const records: Array<Array<string>> = []
+        const parser = makeCsvParser({ record: (fields) => records.push(fields), broken: (raw) => records.push(["broken", raw]) })
+        parser.write(readFileSync(join(dir, "failed_records_run-3.csv"), "utf8"))
+        parser.end()
+        expect(records[0]).toEqual(["source", "record_key", "category", "reason", "location", "attempts", "transaction_id", "note"])
+        expect(records.slice(1)).toEqual(all.map((r, i) => ["sales", r.recordKey, "validation", "plain", "", "2", r.recordKey, i % 2 === 0 ? `a "b",\n${i}` : ""]))
+        expect(readdirSync(dir)).toEqual(["failed_records_run-3.csv"])
+      }))
+
+    it.effect("writes only the header when nothing is open", () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "etl-report-"))
+        yield* writeFailedRecords(join(dir, "new"), "run-4", () => Effect.succeed([]))
+        expect(readFileSync(join(dir, "new", "failed_records_run-4.csv"), "utf8")).toBe("source,record_key,category,reason,location,attempts\n")
+        expect(readdirSync(join(dir, "new"))).toEqual(["failed_records_run-4.csv"])
       }))
 
     it.effect("gives every record the header's fields when a column first appears pages later", () =>
