@@ -42,6 +42,9 @@ const contents = Effect.gen(function* () {
     cacheSize: (yield* sql<{ cache_size: number }>`PRAGMA cache_size`)[0]!.cache_size,
     indexes: (yield* sql<{ name: string }>`SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'sales_fact' ORDER BY name`)
       .map((r) => r.name),
+    // The high-water mark, and the newest fact's date it must be.
+    mark: yield* sql`SELECT value FROM etl_state WHERE "key" = 'high_water_mark'`,
+    newest: yield* sql`SELECT max(transaction_date) AS value FROM sales_fact`,
     // Every index holds exactly its table's rows (the First-time one is kept through a bulk load, not rebuilt).
     integrity: (yield* sql<{ integrity_check: string }>`PRAGMA integrity_check`).map((r) => r.integrity_check)
   }
@@ -184,6 +187,8 @@ describe("a first load straight into the fact table", () => {
       expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
       expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940002", quantity: 4 }))
       expect(direct.contents.indexes).toEqual(staged.contents.indexes)
+      for (const { contents } of [direct, staged]) expect(contents.mark).toEqual(contents.newest)
+      expect(direct.contents.mark).toEqual([{ value: expect.stringMatching(/^2024-\d\d-\d\d$/) }])
       expect([direct.contents.integrity, staged.contents.integrity]).toEqual([["ok"], ["ok"]])
       expect([direct.contents.cacheSize, staged.contents.cacheSize]).toEqual([-8192, -8192])
       // Every fact carries the run that loaded it and when (the direct load writes both into its statement's text).

@@ -702,11 +702,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     )
 
   /** The high-water mark moves to the newest fact's date. */
+  // MAX alone in its subquery: SQLite reads it off the date index's last entry. With a HAVING (or a
+  // subquery in FROM) it read every entry of the index (1M facts: 27 ms).
   const moveMarkTo = (now: string) =>
     exec(
       `INSERT INTO etl_state ("key", value, updated_at)
-       SELECT 'high_water_mark', CAST(MAX(transaction_date) AS ${d.types.text}), ${ts} FROM sales_fact
-       HAVING MAX(transaction_date) IS NOT NULL
+       SELECT 'high_water_mark', CAST(latest.m AS ${d.types.text}), ${ts}
+       FROM (SELECT (SELECT MAX(transaction_date) FROM sales_fact) AS m) latest
+       WHERE latest.m IS NOT NULL
        ON CONFLICT ("key") DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
       [now]
     )
