@@ -36,16 +36,26 @@ export const threadScript = (name: string, source: string): Effect.Effect<Thread
   })
 }
 
-/** A worker thread running `script` with `data`, within `limits`. */
-export const newThread = (script: ThreadScript, data: unknown, limits: ResourceLimits): Worker => {
+/**
+ * A worker thread running `script` with `data`, within `limits`. Each message it posts goes to
+ * `message`; an error it throws, or its exit (whatever the code), to `ended`.
+ */
+export const newThread = <M>(
+  script: ThreadScript,
+  data: unknown,
+  limits: ResourceLimits,
+  message: (m: M) => void,
+  ended: (reason: string) => void
+): Worker => {
   const options = { workerData: data, resourceLimits: limits }
-  return "file" in script ? new Worker(script.file, options) : new Worker(script.code, { ...options, eval: true })
+  const w = "file" in script ? new Worker(script.file, options) : new Worker(script.code, { ...options, eval: true })
+  w.on("message", message)
+  w.on("error", (e) => ended(e.stack ?? e.message))
+  w.on("exit", (code) => ended(`the thread exited with code ${code}`))
+  return w
 }
 
-/**
- * A worker thread running `script` with `data`, terminated when the scope closes. Each message it
- * posts goes to `message`; an error it throws, or its exit (whatever the code), to `ended`.
- */
+/** newThread, terminated when the scope closes. */
 export const startThread = <M>(
   script: ThreadScript,
   data: unknown,
@@ -53,13 +63,4 @@ export const startThread = <M>(
   message: (m: M) => void,
   ended: (reason: string) => void
 ): Effect.Effect<Worker, never, Scope.Scope> =>
-  Effect.acquireRelease(
-    Effect.sync(() => {
-      const w = newThread(script, data, limits)
-      w.on("message", message)
-      w.on("error", (e) => ended(e.stack ?? e.message))
-      w.on("exit", (code) => ended(`the thread exited with code ${code}`))
-      return w
-    }),
-    (w) => Effect.promise(() => w.terminate())
-  )
+  Effect.acquireRelease(Effect.sync(() => newThread(script, data, limits, message, ended)), (w) => Effect.promise(() => w.terminate()))

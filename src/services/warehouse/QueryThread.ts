@@ -48,28 +48,27 @@ interface Thread {
   /** Its rows, or why it has none: its first word settles it, its exit after them changes nothing. */
   readonly answer: Deferred.Deferred<Rows, string>
   /** It sent its answer or exited. */
-  done: boolean
+  readonly done: () => boolean
 }
 
 const spawn = (idleMs: number): Effect.Effect<Thread> => Effect.gen(function* () {
   const answer = yield* Deferred.make<Rows, string>()
   const data: QueryThreadData = { idleMs }
-  const worker = newThread(yield* script, data, LIMITS)
-  const thread: Thread = { worker, answer, done: false }
+  let done = false
   const settle = (exit: Exit.Exit<Rows, string>) => {
-    thread.done = true
+    done = true
     Deferred.unsafeDone(answer, exit)
   }
-  worker.on("message", (m: FromQueryThread) => settle(m._tag === "Rows" ? Exit.succeed(m.results) : Exit.fail(m.reason)))
-  worker.on("error", (e) => settle(Exit.fail(e.stack ?? e.message)))
-  worker.on("exit", (code) => settle(Exit.fail(`the thread exited with code ${code}`)))
-  return thread
+  const worker = newThread<FromQueryThread>(yield* script, data, LIMITS,
+    (m) => settle(m._tag === "Rows" ? Exit.succeed(m.results) : Exit.fail(m.reason)),
+    (reason) => settle(Exit.fail(reason)))
+  return { worker, answer, done: () => done }
 })
 
 /** Asks `thread` at once; the answer's wait ends the thread after, whatever happened. */
 const ask = (thread: Thread, input: QueryInput): Effect.Effect<Effect.Effect<Rows, string>> =>
   Effect.sync(() => {
-    // Asked, it holds the process open again until it answers, as any wait the run is in does.
+    // Asked, it holds the process open again until it answers, as the run's other waits do.
     thread.worker.ref()
     thread.worker.postMessage(input)
     return Deferred.await(thread.answer).pipe(Effect.ensuring(Effect.promise(() => thread.worker.terminate())))
@@ -93,16 +92,13 @@ export interface QueryThreads {
 
 export const makeQueryThreads = (idleMs = IDLE_MS): QueryThreads => {
   let waiting: Thread | undefined
-  const take = () => {
-    const thread = waiting !== undefined && !waiting.done ? waiting : undefined
-    waiting = undefined
-    return thread
-  }
+  /** The thread started ahead, if it still waits. */
+  const ready = () => (waiting?.done() === false ? waiting : undefined)
   const cold = (input: QueryInput) =>
     Effect.flatMap(spawn(idleMs), (thread) => ask(thread, input)).pipe(Effect.catchAllDefect((defect) => Effect.succeed(couldNotStart(defect))))
   return {
     warm: Effect.suspend(() => {
-      if (waiting !== undefined && !waiting.done) return Effect.void
+      if (ready() !== undefined) return Effect.void
       return Effect.map(spawn(idleMs), (thread) => {
         thread.worker.unref()
         waiting = thread
@@ -110,10 +106,11 @@ export const makeQueryThreads = (idleMs = IDLE_MS): QueryThreads => {
     }).pipe(Effect.catchAllDefect(() => Effect.void)),
     send: (input) =>
       Effect.suspend(() => {
-        const ready = take()
-        if (ready === undefined) return cold(input)
+        const thread = ready()
+        waiting = undefined
+        if (thread === undefined) return cold(input)
         // One that ended while it waited (its idle time ran out as it was asked) is replaced once.
-        return Effect.map(ask(ready, input), (answer) => Effect.catchAll(answer, () => Effect.flatten(cold(input))))
+        return Effect.map(ask(thread, input), (answer) => Effect.catchAll(answer, () => Effect.flatten(cold(input))))
       })
   }
 }
