@@ -53,6 +53,7 @@ export const loadCustomers = (run: RunContext) =>
       (yield* CircuitBreaker).resilient("warehouse", "merging customers", warehouse.mergeCustomers(run.runId, run.now))
     )
     yield* metrics.changes("customer_dim", { ...counts })
+    yield* metrics.kept("customers", counts.inserted + counts.updated + counts.unchanged)
     return counts
   })
 
@@ -70,6 +71,7 @@ export const loadProducts = (run: RunContext) =>
     yield* metrics.extracted("products")
     const counts = yield* (yield* CircuitBreaker).resilient("warehouse", "merging products", warehouse.mergeProducts(run.runId, run.now))
     yield* metrics.changes("product_dim", { ...counts })
+    yield* metrics.kept("products", counts.inserted + counts.updated + counts.unchanged)
     return { counts, metadata: yield* document.metadata }
   })
 
@@ -236,6 +238,7 @@ export const countSalesMerge = (merge: SalesMerge) =>
     Effect.gen(function* () {
       if (merge.referential > 0) yield* metrics.reclassify("sales", "referential", merge.referential)
       yield* metrics.changes("sales_fact", { ...merge })
+      yield* metrics.kept("sales", merge.inserted + merge.updated + merge.unchanged)
     }))
 
 /**

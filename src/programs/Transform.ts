@@ -7,7 +7,7 @@ import { Chunk, Stream } from "effect"
 import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
 import { filtered, isCompleted, priceSale, SALE_COLUMNS, type Filtered, type PricedSale, type RawSale, type SalePricing } from "../rules/Sales.js"
-import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
+import { DUPLICATE, type CustomerRow, type ProductRow, type Source } from "../schema/Records.js"
 import { isRefusal, Reject } from "../schema/Reject.js"
 import type { StagedSale } from "../services/Warehouse.js"
 import { hashOf } from "../services/warehouse/KeySet.js"
@@ -60,6 +60,7 @@ class BatchBuilder<A extends object> {
       if (earlier !== -1) {
         this.rows[earlier] = undefined
         this.superseded += 1
+        this.filtered[DUPLICATE] = (this.filtered[DUPLICATE] ?? 0) + 1
       }
       this.slots[slot] = this.rows.length
       this.rows.push(outcome)

@@ -63,3 +63,9 @@ export type SaleRow = typeof SaleRow.Type
 
 export const Source = Schema.Literal("customers", "products", "sales")
 export type Source = typeof Source.Type
+
+/**
+ * The filtered reason of a record that a later copy of its key replaced in the same run (the last
+ * copy wins): neither loaded nor rejected.
+ */
+export const DUPLICATE = "duplicate"

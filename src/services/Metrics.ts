@@ -5,6 +5,7 @@
  */
 import { Clock, Effect } from "effect"
 import { memoryUsage } from "node:process"
+import { DUPLICATE } from "../schema/Records.js"
 import type { ChangeCounts } from "./Warehouse.js"
 
 export interface SourceCounts {
@@ -111,6 +112,20 @@ export class Metrics extends Effect.Service<Metrics>()("etl/Metrics", {
         c.loaded -= n
         c.rejected += n
         bump(c.rejectedBy, category, n)
+      }),
+      /**
+       * A source's merge kept `kept` of its loaded records (its table's rows inserted, updated or
+       * unchanged). The rest were earlier copies of a key that a later copy in the run replaced, in
+       * another batch or among the dead-letter store's retries (the last copy wins): counted as
+       * filtered `duplicate` (a batch counts its own), so that loaded is what the table holds.
+       */
+      kept: (source: string, kept: number) => Effect.sync(() => {
+        const c = sourceOf(source)
+        const replaced = c.loaded - kept
+        if (replaced <= 0) return
+        c.loaded = kept
+        c.filtered += replaced
+        bump(c.filteredBy, DUPLICATE, replaced)
       }),
       filtered: (source: string, why: string, n = 1) => Effect.sync(() => {
         const c = sourceOf(source)

@@ -32,8 +32,11 @@ describe("batchOf", () => {
     expect(batch.rows).toEqual(rows)
     expect(batch.rejects).toEqual(outcomes.filter((o) => o instanceof Reject))
     expect(batch.read).toBe(outcomes.length)
+    // Every copy a later one replaced is counted once, as filtered `duplicate`.
+    const replaced = outcomes.filter((o) => "id" in o).length - rows.length
     expect(batch.filtered).toEqual(outcomes.reduce<Record<string, number>>((counts, o) =>
-      "_tag" in o && o._tag === "Filtered" ? { ...counts, [o.why]: (counts[o.why] ?? 0) + 1 } : counts, {}))
+      "_tag" in o && o._tag === "Filtered" ? { ...counts, [o.why]: (counts[o.why] ?? 0) + 1 } : counts,
+      replaced === 0 ? {} : { duplicate: replaced }))
   })
 
   it("T1, T2, T1 → T2, T1", () => {

@@ -34,7 +34,7 @@ describe("OpenLineage", () => {
       expect(events[1].run.facets.etl).toMatchObject({ runId: summary.run_id, status: "success" })
       const stats = events[1].outputs.map((o: { name: string; outputFacets: { outputStatistics: { rowCount: number; _producer: string; _schemaURL: string } } }) =>
         [o.name.split(".").pop(), o.outputFacets.outputStatistics.rowCount])
-      expect(stats).toEqual([["customer_dim", 20], ["product_dim", 11], ["sales_fact", 17]])
+      expect(stats).toEqual([["customer_dim", 19], ["product_dim", 10], ["sales_fact", 16]])
       expect(events[1].outputs[0].name).toBe(`${join(dir, "w.db")}.main.customer_dim`)
     }), 30_000)
 })

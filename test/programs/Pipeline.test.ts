@@ -21,13 +21,19 @@ describe("the bundled sample", () => {
       Effect.gen(function* () {
         const summary = yield* runPipeline(options())
         expect(summary.status).toBe("success")
-        expect(summary.sources.customers).toMatchObject({ read: 22, loaded: 20, rejected: 2, filtered: 0 })
-        expect(summary.sources.products).toMatchObject({ read: 14, loaded: 11, rejected: 3 })
-        expect(summary.sources.sales).toMatchObject({ read: 29, loaded: 17, rejected: 10, filtered: 2 })
+        // Each file holds a key twice: the earlier copy is filtered as a duplicate, not loaded.
+        expect(summary.sources.customers).toMatchObject({ read: 22, loaded: 19, rejected: 2, filtered: 1, filteredBy: { duplicate: 1 } })
+        expect(summary.sources.products).toMatchObject({ read: 14, loaded: 10, rejected: 3, filtered: 1, filteredBy: { duplicate: 1 } })
+        expect(summary.sources.sales).toMatchObject({ read: 29, loaded: 16, rejected: 10, filtered: 3, filteredBy: { status: 2, duplicate: 1 } })
         for (const c of Object.values(summary.sources)) expect(c.read).toBe(c.loaded + c.rejected + c.filtered)
         expect(summary.changes).toMatchObject({
           customer_dim: { inserted: 19, updated: 0 }, product_dim: { inserted: 10 }, sales_fact: { inserted: 16, referential: 3 }
         })
+        // What a source loaded is what its table holds of it.
+        for (const [source, table] of [["customers", "customer_dim"], ["products", "product_dim"], ["sales", "sales_fact"]] as const) {
+          const c = summary.changes[table]!
+          expect(summary.sources[source]!.loaded).toBe(c.inserted + c.updated + c.unchanged)
+        }
         expect(summary.validation.every((v) => v.passed)).toBe(true)
 
         const [t001] = yield* rows(`SELECT * FROM sales_fact WHERE transaction_id = 'T001'`)
@@ -84,6 +90,32 @@ describe("the bundled sample", () => {
         expect(summary.dry_run).toBe(true)
         expect(summary.sources.sales!.read).toBeGreaterThan(0)
         expect(yield* rows(`SELECT (SELECT count(*) FROM etl_run_history) AS runs, (SELECT count(*) FROM sales_fact) AS facts`)).toEqual(before)
+      }))
+  })
+})
+
+describe("copies of a key", () => {
+  // Batches of two: T1's copies are in different batches, T3's in the same one.
+  const fixture = inputs({
+    customers: `${CUSTOMER_HEADER}\nC1,Ann,Lee,ann@example.com,5551234567,1 Main,Premium,2024-01-01\n`,
+    products: products([product("P1", 10, 4)]),
+    sales: `${SALES_HEADER}\nT1,C1,P1,1,10,0,2024-03-05,R1,completed\nT2,C1,P1,1,10,0,2024-03-06,R1,completed\n` +
+      `T1,C1,P1,2,10,0,2024-03-05,R1,completed\nT9,C2,P1,2,10,0,2024-03-06,R1,completed\n` +
+      `T3,C1,P1,1,10,0,2024-03-07,R1,completed\nT3,C1,P1,4,10,0,2024-03-07,R1,completed\n`
+  })
+  it.layer(backend.layer({ ...fixture.settings, BATCH_SIZE: "2" }))((it) => {
+    it.effect("count the copies a later one replaced as filtered duplicates, not as loaded", () =>
+      Effect.gen(function* () {
+        const first = yield* runPipeline(options())
+        expect(first.sources.sales).toMatchObject({ read: 6, loaded: 3, rejected: 1, filtered: 2, filteredBy: { duplicate: 2 } })
+        expect(first.changes.sales_fact).toMatchObject({ inserted: 3, updated: 0, unchanged: 0, referential: 1 })
+        expect(yield* rows(`SELECT transaction_id, quantity FROM sales_fact ORDER BY 1`)).toEqual([
+          { transaction_id: "T1", quantity: 2 }, { transaction_id: "T2", quantity: 1 }, { transaction_id: "T3", quantity: 4 }
+        ])
+        // A full refresh reads the file again after the dead-letter store's T9: the retried copy is replaced too.
+        const again = yield* runPipeline(options({ fullRefresh: true }))
+        expect(again.sources.sales).toMatchObject({ read: 7, loaded: 3, rejected: 1, filtered: 3, filteredBy: { duplicate: 3 } })
+        expect(again.changes.sales_fact).toMatchObject({ inserted: 0, updated: 0, unchanged: 3, referential: 1 })
       }))
   })
 })

@@ -346,6 +346,14 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           [stageId, stageId]
         ))
       // 3. The merge itself.
+      // A partition's fact that an earlier partition of this run wrote (a key on two days) is not an
+      // update: a single-process run keeps the last copy only, and the earlier one counts as replaced
+      // (Metrics.kept), so the run's counts are the same either way.
+      const rewritten = partitioned ? yield* count(
+        `SELECT count(*) AS n FROM etl_stage_sales s JOIN sales_fact ON sales_fact.transaction_id = s.transaction_id
+         WHERE s.run_id = ? AND sales_fact.run_id = ? AND (${differs("sales_fact", SALE_DATA)})`,
+        [stageId, runId]
+      ) : 0
       // Into an empty fact table nothing can be updated, and every status set below is a new fact's.
       const updated = existing === 0 ? 0 : yield* step("update facts", changes(
         `UPDATE sales_fact SET (${SALE_DATA.join(",")}, run_id, updated_date) = (${SALE_DATA.map((c) => "s." + c).join(",")}, ?, ${ts})
@@ -391,7 +399,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       if (moveMark) yield* moveMarkTo(now)
       // Other partitions may be staging beside this one: only this partition's rows go.
       yield* step("clear stage", partitioned ? exec(`DELETE FROM etl_stage_sales WHERE run_id = ?`, [stageId]) : forRun(d.clearStage("etl_stage_sales"), runId))
-      const counts = { inserted, updated, unchanged: staged - inserted - updated, referential, resolved }
+      const counts = { inserted, updated: updated - rewritten, unchanged: staged - inserted - updated, referential, resolved }
       if (partitioned) return { ...counts, statusChanges: moved.olderMoving }
       if (fresh) return { ...counts, statusChanges: 0 }
       const movedOnNew = yield* count(
