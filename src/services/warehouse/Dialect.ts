@@ -123,6 +123,12 @@ export const sqlite: Dialect = {
   centsParam: centsToDouble,
   releasesSavepoints: true,
   setup: [
+    // A new file's page size, chosen before the switch to WAL fixes it (an existing file keeps its
+    // own). 8 KiB against SQLite's 4 KiB, 1M facts into a new file, five runs each in turn: 6.32 s
+    // against 6.62 s on average, a quarter fewer system calls (the index builds and validation read
+    // the table through the operating system's cache, a call per page), the same peak.
+    "PRAGMA page_size = 8192",
+    "PRAGMA journal_mode = WAL",
     "PRAGMA foreign_keys = ON",
     "PRAGMA busy_timeout = 5000",
     // WAL with synchronous=NORMAL: a commit survives a killed process (not a power cut in
