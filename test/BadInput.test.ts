@@ -45,6 +45,8 @@ const sourceFailures: ReadonlyArray<readonly [string, keyof typeof slots, RegExp
   ["binary-garbage.csv", "customers", /the first line is not text: the file looks binary or is not UTF-8/],
   ["semicolons.csv", "customers", /the file looks delimited by ';', expected ','/],
   ["truncated.json", "products", /malformed JSON/],
+  // A second document after the first: its products would have been lost without a word.
+  ["appended.json", "products", /malformed JSON: .* at line 2, column 1/],
   ["wrong-shape.json", "products", /expected a JSON object with a 'products' array/]
 ]
 

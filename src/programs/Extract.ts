@@ -104,8 +104,10 @@ export const extractProducts = (path: string): Effect.Effect<ProductsDocument, n
           p.onEnd = () => {
             done = true
           }
+          // Also after the document ends: text after it (a second document appended) is malformed,
+          // not ignored with whatever it holds. Whitespace after it is fine.
           p.onError = (e) => {
-            if (!done) error ??= failure(`malformed JSON in bytes ${offset}–${offset + CHUNK_SIZE}: ${e.message}`, e)
+            error ??= failure(`malformed JSON in bytes ${offset}–${offset + CHUNK_SIZE}: ${e.message}`, e)
           }
           return p
         }
@@ -117,7 +119,7 @@ export const extractProducts = (path: string): Effect.Effect<ProductsDocument, n
               parser = start(text[0] ?? "{")
               if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3)
             }
-            if (!done) parser.write(bytes)
+            parser.write(bytes)
             offset += bytes.length
             if (error !== undefined) return reportError
             const out = pending

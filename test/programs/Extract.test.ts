@@ -114,6 +114,7 @@ describe("products JSON", () => {
       ["truncated.json", `{"products": [{"product_id": "P1"`, /malformed JSON/],
       ["broken.json", `{"products": [\n  {"product_id": "P1"},\n  {"product_id": "P2",}\n]}`, /malformed JSON: .* at line 3, column \d+/],
       ["empty.json", "", /file is empty/],
+      ["appended.json", `{"products": [{"product_id": "P1"}]}\n{"products": [{"product_id": "P2"}]}\n`, /malformed JSON: .* at line 2, column 1/],
       ["shape.json", `{"items": []}`, /expected a JSON object with a 'products' array/],
       ["notarray.json", `{"products": {"P1": {}}}`, /'products' is not an array/],
       ["missing.json", null, /file not found/]
@@ -135,6 +136,8 @@ describe("products JSON", () => {
         expect(yield* doc.metadata).toEqual({ version: "1.2" })
         const bare = yield* extractProducts(file("bare.json", `[{"product_id": "A"}]`))
         expect(Chunk.toReadonlyArray(yield* Stream.runCollect(bare.products))).toEqual([{ index: 0, value: { product_id: "A" } }])
+        const spaced = yield* extractProducts(file("spaced.json", `{"products": [{"product_id": "B"}]}\n  \r\n\t`))
+        expect(Chunk.toReadonlyArray(yield* Stream.runCollect(spaced.products))).toEqual([{ index: 0, value: { product_id: "B" } }])
         const empty = yield* extractProducts(file("none.json", `{"products": []}`))
         expect(Chunk.toReadonlyArray(yield* Stream.runCollect(empty.products))).toEqual([])
       }))
