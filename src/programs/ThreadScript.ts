@@ -56,11 +56,5 @@ export const newThread = <M>(
 }
 
 /** newThread, terminated when the scope closes. */
-export const startThread = <M>(
-  script: ThreadScript,
-  data: unknown,
-  limits: ResourceLimits,
-  message: (m: M) => void,
-  ended: (reason: string) => void
-): Effect.Effect<Worker, never, Scope.Scope> =>
-  Effect.acquireRelease(Effect.sync(() => newThread(script, data, limits, message, ended)), (w) => Effect.promise(() => w.terminate()))
+export const startThread = <M>(...args: Parameters<typeof newThread<M>>): Effect.Effect<Worker, never, Scope.Scope> =>
+  Effect.acquireRelease(Effect.sync(() => newThread(...args)), (w) => Effect.promise(() => w.terminate()))
