@@ -13,7 +13,7 @@ import { AppConfig } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"
 import { locationOf, Warehouse, type StagedSale } from "../services/Warehouse.js"
-import { batched, type Batch, type Outcome } from "./Transform.js"
+import { batched, releaseBatch, type Batch, type Outcome } from "./Transform.js"
 
 export interface LoadTarget<A> {
   readonly source: Source
@@ -71,8 +71,9 @@ export const loadBatches = <A extends object>(runId: string, target: LoadTarget<
       const retry = <X, E extends { readonly transient: boolean; readonly message: string }>(effect: Effect.Effect<X, E>) =>
         breaker.resilient("warehouse", `loading a ${target.source} batch`, effect)
       yield* batches.pipe(
-        Stream.mapEffect(({ filtered, read, rejects: refusedByRules, rows }) =>
+        Stream.mapEffect((batch) =>
           Effect.gen(function* () {
+            const { filtered, read, rejects: refusedByRules, rows } = batch
             const refused = rows.length === 0 ? [] : yield* stageIsolating(
               rows,
               (some) => retry(target.stage(stageId, some)),
@@ -100,6 +101,7 @@ export const loadBatches = <A extends object>(runId: string, target: LoadTarget<
             for (const [category, n] of Object.entries(rejectedBy)) yield* metrics.rejected(target.source, category, n)
             for (const [why, n] of Object.entries(filtered)) yield* metrics.filtered(target.source, why, n)
             yield* metrics.flagged(target.source, flagged)
+            releaseBatch(batch)
           })
         ),
         Stream.runDrain

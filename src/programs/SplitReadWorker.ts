@@ -16,7 +16,7 @@ import { KeySet } from "../services/warehouse/KeySet.js"
 import { openSideWriter, type SideWriter } from "../services/warehouse/SideFile.js"
 import { locatedPayload } from "./Load.js"
 import { linesBefore, type FromSplitThread, type SplitInput } from "./SplitRead.js"
-import { salesCsvBatches } from "./Transform.js"
+import { releaseBatch, salesCsvBatches } from "./Transform.js"
 
 const input = workerData as SplitInput
 const port = parentPort!
@@ -49,6 +49,7 @@ const program = Effect.gen(function* () {
         const rejectedBy: Record<string, number> = {}
         for (const r of [...batch.rejects, ...refused]) rejectedBy[r.category] = (rejectedBy[r.category] ?? 0) + 1
         send({ _tag: "Batch", read: batch.read, rejectedBy, filtered: batch.filtered, bytesRead })
+        releaseBatch(batch)
       }))
   )
   return line

@@ -21,13 +21,27 @@ export type Outcome<A> = A | Reject | Filtered
 export const isFiltered = (u: unknown): u is Filtered =>
   typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "Filtered"
 
-/** A batch to stage: its rows (one per key, the last wins), its rejects, and what it filtered, by reason. */
+/**
+ * A batch to stage: its rows (one per key, the last wins), its rejects, and what it filtered, by
+ * reason. Its loader empties the two arrays once it is staged (releaseBatch).
+ */
 export interface Batch<A> {
   /** How many records the batch was made from. */
   readonly read: number
-  readonly rows: ReadonlyArray<A>
-  readonly rejects: ReadonlyArray<Reject>
+  readonly rows: Array<A>
+  readonly rejects: Array<Reject>
   readonly filtered: Readonly<Record<string, number>>
+}
+
+/**
+ * Empties a batch that is staged. A stream keeps the last chunk it emitted until it emits the next
+ * (Effect's channel executor holds it), so a batch's rows outlived their staging by a batch and
+ * were promoted to V8's old space: at 1M sales, 277 MB promoted and 0.47 s of scavenges; emptied,
+ * 160 MB and 0.34 s, and the old space's collections 28 instead of 36.
+ */
+export const releaseBatch = (batch: Batch<unknown>): void => {
+  batch.rows.length = 0
+  batch.rejects.length = 0
 }
 
 /**
@@ -119,8 +133,10 @@ const batchesFrom = <A extends object, E, R>(
     let open = new BatchBuilder(key, size)
     const add = (chunk: Chunk.Chunk<Outcome<A>>): Chunk.Chunk<Batch<A>> => {
       const full: Array<Batch<A>> = []
-      for (const outcome of chunk) {
-        open.add(outcome)
+      // By index: the chunk's iterator made a result object per outcome (42 MB at 1M sales).
+      const outcomes = Chunk.toReadonlyArray(chunk)
+      for (let i = 0; i < outcomes.length; i++) {
+        open.add(outcomes[i]!)
         if (open.read === size) {
           full.push(open.build())
           open = new BatchBuilder(key, size)
