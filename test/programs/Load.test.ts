@@ -1,9 +1,12 @@
 /** Loading under failure: a refused row is isolated, a failed batch rolls back whole, transient errors are retried. */
 import { SqlClient } from "@effect/sql"
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Layer, Option } from "effect"
+import { Effect, Layer, Option, Stream } from "effect"
 import { join } from "node:path"
+import { loadBatches } from "../../src/programs/Load.js"
 import { runPipeline } from "../../src/programs/Pipeline.js"
+import type { Batch } from "../../src/programs/Transform.js"
+import { Reject } from "../../src/schema/Reject.js"
 import { WarehouseError } from "../../src/schema/Errors.js"
 import type { CustomerRow } from "../../src/schema/Records.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
@@ -137,6 +140,27 @@ describe("loading", () => {
       const result = yield* Effect.either(warehouse.stageCustomers("r1", [row, { ...row, customer_id: "X2", segment: null as unknown as string }]))
       expect(result._tag).toBe("Left")
       expect(yield* sql`SELECT count(*) AS n FROM etl_stage_customers`).toEqual([{ n: 0 }])
+    }).pipe(Effect.provide(TestLayer.layer(fixture.settings))))
+
+  // A stream keeps the batch it emitted last until it emits the next: emptied, its rows are garbage
+  // as soon as they are written instead of a batch later (Transform.releaseBatch).
+  it.effect("writes every row of a batch before it empties the batch", () =>
+    Effect.gen(function* () {
+      yield* (yield* Warehouse).migrate
+      const reject = new Reject({ source: "customers", record_key: "X9", category: "validation", reason: "no", location: null, payload: {} })
+      const batches: Array<Batch<{ readonly id: string }>> = [1, 2].map((n) => ({
+        read: 3, rows: [{ id: `a${n}` }, { id: `b${n}` }], rejects: [reject], filtered: {}
+      }))
+      const written: Array<string> = []
+      yield* Stream.fromIterable(batches).pipe(loadBatches("run-1", {
+        source: "customers",
+        key: (row) => row.id,
+        stage: (_, rows) => Effect.sync(() => void written.push(...rows.map((r) => r.id)))
+      }))
+      expect(written).toEqual(["a1", "b1", "a2", "b2"])
+      expect(batches.map((b) => [b.rows.length, b.rejects.length])).toEqual([[0, 0], [0, 0]])
+      const sql = yield* SqlClient.SqlClient
+      expect(yield* sql`SELECT record_key FROM etl_rejects`).toEqual([{ record_key: "X9" }])
     }).pipe(Effect.provide(TestLayer.layer(fixture.settings))))
 
   it.effect("lets one run at a time hold the warehouse, and frees it when the run ends", () =>
