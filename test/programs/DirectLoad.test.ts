@@ -17,7 +17,7 @@ import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import * as Money from "../../src/rules/Money.js"
 import { postgres, sqlite } from "../../src/services/warehouse/Dialect.js"
-import { SALE_COLUMNS, writeSaleValues } from "../../src/services/warehouse/Schema.js"
+import { inCents, SALE_CENTS_PLACEHOLDERS, SALE_COLUMNS, writeSaleCents, writeSaleValues } from "../../src/services/warehouse/Schema.js"
 import { statementSlices } from "../../src/services/warehouse/Schema.js"
 import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs, loadedFacts } from "../support/Fixtures.js"
@@ -127,6 +127,39 @@ describe("a first load straight into the fact table", () => {
     expect(params.slice(4, 10)).toEqual([19.9, 5, 54.7, 37.5, -0.05, 1.64])
   })
 
+  it("binds a fact in cents as its cents and its tier's code, which SQLite makes into the values bound otherwise", () => {
+    // Schema.SALE_CENTS_PLACEHOLDERS: SQLite divides the cents; the doubles must be those centsParam makes.
+    const db = new Database(":memory:")
+    const columns = SALE_COLUMNS.join(", ")
+    db.exec(`CREATE TABLE cents (${columns}); CREATE TABLE bound (${columns})`)
+    const intoCents = db.prepare(`INSERT INTO cents VALUES (${SALE_CENTS_PLACEHOLDERS.join(", ")})`)
+    const intoBound = db.prepare(`INSERT INTO bound VALUES (${SALE_COLUMNS.map(() => "?").join(", ")})`)
+    const params = new Array<unknown>(SALE_COLUMNS.length)
+    const amount = fc.oneof(fc.maxSafeInteger(), fc.constantFrom(0, -0, 1, -1, 99, 100, 42702, -1536, 2 ** 31, 2 ** 53 - 1))
+    const tier = fc.constantFrom("Low Value" as const, "Medium Value" as const, "High Value" as const)
+    fc.assert(fc.property(fc.array(fc.tuple(amount, amount, fc.option(amount, { nil: null }), tier), { minLength: 100, maxLength: 100 }), (facts) => {
+      db.exec("DELETE FROM cents; DELETE FROM bound")
+      facts.forEach(([total, price, cost, value_tier], i) => {
+        const sale = {
+          transaction_id: `T${i}`, customer_id: "C1", product_id: "P1", quantity: 2, unit_price: price, discount_amount: 0, total_amount: total,
+          cost_amount: cost, profit_margin: cost, commission: total, value_tier, transaction_date: "2024-03-01", sales_rep_id: null
+        }
+        expect(inCents(sale)).toBe(true)
+        expect(writeSaleCents(params, 0, sale)).toBe(SALE_COLUMNS.length)
+        intoCents.run(...params)
+        writeSaleValues(params, 0, sale, sqlite)
+        intoBound.run(...params)
+      })
+      const differing = `SELECT count(*) AS n FROM (SELECT * FROM cents EXCEPT SELECT * FROM bound)`
+      expect(db.prepare(differing).get()).toEqual({ n: 0 })
+      expect(db.prepare(`SELECT count(*) AS n FROM cents`).get()).toEqual({ n: 100 })
+    }), { numRuns: 30 })
+    db.close()
+    // A fact with an amount the exact path left as text is bound as writeSaleValues binds it.
+    expect(inCents({ unit_price: 1999, discount_amount: 0, total_amount: "19.999", cost_amount: null, profit_margin: null, commission: 60 } as never)).toBe(false)
+    expect(inCents({ unit_price: 1999, discount_amount: 0, total_amount: 1999, cost_amount: "7.125", profit_margin: null, commission: 60 } as never)).toBe(false)
+  })
+
   it("writes any number of rows, in order, in statements of ten sizes at most", () => {
     const sizes = new Set<number>()
     for (const n of [0, 1, 7, 255, 256, 499, 500, 501, 1234, 4999, 5000]) {
@@ -155,7 +188,9 @@ describe("a first load straight into the fact table", () => {
         `T940002,C9999999,${product},2,10.00,0,2024-05-01,R1,completed`,
         ...filler,
         `T940001,C9999999,${product},3,10.00,0,2024-05-02,R1,completed`,
-        `T940002,${customer},${product},4,10.00,0,2024-05-02,R1,completed`
+        `T940002,${customer},${product},4,10.00,0,2024-05-02,R1,completed`,
+        // Amounts the rules leave as exact decimal text (three places), beside facts in cents.
+        `T940003,${customer},${product},3,19.999,0.005,2024-05-03,R1,completed`
       ].join("\n") + "\n")
       // A customer's later copy, in a later batch, wins over the first (the merge's superseded pass).
       const customers = join(input, "customers.csv")
@@ -186,6 +221,7 @@ describe("a first load straight into the fact table", () => {
       expect(direct.contents.openRejects.map((r) => r.category)).toEqual(expect.arrayContaining(["validation", "referential"]))
       expect(direct.contents.openRejects).toContainEqual(expect.objectContaining({ record_key: "T940001", category: "referential" }))
       expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940002", quantity: 4 }))
+      expect(direct.contents.facts).toContainEqual(expect.objectContaining({ transaction_id: "T940003", unit_price: 19.999, total_amount: 59.99 }))
       expect(direct.contents.indexes).toEqual(staged.contents.indexes)
       for (const { contents } of [direct, staged]) expect(contents.mark).toEqual(contents.newest)
       expect(direct.contents.mark).toEqual([{ value: expect.stringMatching(/^2024-\d\d-\d\d$/) }])

@@ -70,6 +70,12 @@ export interface Dialect {
    * double as for its text (Money.centsToDouble), and no text is made; the others take `text(cents)`.
    */
   readonly centsParam: (cents: number, text: (cents: number) => string) => string | number
+  /**
+   * A direct load binds a fact whose amounts are all whole cents as those cents, divided in the
+   * statement, with its tier as a code (Schema.SALE_CENTS_PLACEHOLDERS): SQLite only, where the
+   * division makes the double centsParam would have bound.
+   */
+  readonly centsInStatement: boolean
   /** A nested transaction's savepoint is released when it ends (SQL Server has no RELEASE). */
   readonly releasesSavepoints: boolean
   /** A statement run once per connection (pragmas), if any. */
@@ -121,6 +127,7 @@ export const sqlite: Dialect = {
   affected: (raw) => Number((raw as { changes?: number }).changes ?? 0),
   decimalParam: toDouble,
   centsParam: centsToDouble,
+  centsInStatement: true,
   releasesSavepoints: true,
   setup: [
     // A new file's page size, chosen before the switch to WAL fixes it (an existing file keeps its
@@ -197,6 +204,7 @@ export const postgres: Dialect = {
   affected: (raw) => Number((raw as { rowCount?: number }).rowCount ?? 0),
   decimalParam: (text) => text,
   centsParam: (cents, text) => text(cents),
+  centsInStatement: false,
   releasesSavepoints: true,
   setup: [],
   bulkLoad: { before: [], after: [] },
@@ -244,6 +252,7 @@ export const mssql: Dialect = {
   affected: (raw) => Number((raw as ReadonlyArray<{ affected?: number }>).at(-1)?.affected ?? 0),
   decimalParam: (text) => text,
   centsParam: (cents, text) => text(cents),
+  centsInStatement: false,
   releasesSavepoints: false,
   setup: [],
   bulkLoad: { before: [], after: [] },

@@ -4,7 +4,7 @@
  * exact decimal text), dates as DATE (TEXT `YYYY-MM-DD` in SQLite).
  */
 import * as Money from "../../rules/Money.js"
-import type { PricedSale } from "../../rules/Sales.js"
+import type { PricedSale, ValueTier } from "../../rules/Sales.js"
 import { writeOutSales, type StagedSale } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { mssqlPartitions, mssqlWarehouse } from "./MssqlSchema.js"
@@ -69,6 +69,32 @@ export const writeSaleValues = (params: Array<unknown>, at: number, r: PricedSal
 const amountParam = (amount: Money.Amount, text: (cents: number) => string, d: AmountParams) =>
   typeof amount === "number" ? d.centsParam(amount, text) : d.decimalParam(amount)
 
+/** The tiers by the code writeSaleCents binds for them. */
+const TIERS = ["Low Value", "Medium Value", "High Value"] as const satisfies ReadonlyArray<ValueTier>
+
+/** A fact whose amounts are all whole cents (Money.Amount as a number, or none): what writeSaleCents takes. */
+export const inCents = (r: PricedSale): boolean =>
+  typeof r.unit_price === "number" && typeof r.discount_amount === "number" && typeof r.total_amount === "number" &&
+  typeof r.commission === "number" && typeof r.cost_amount !== "string" && typeof r.profit_margin !== "string"
+
+/** writeSaleValues for a fact inCents, into a statement of SALE_CENTS_PLACEHOLDERS: its cents, and its tier's code. */
+export const writeSaleCents = (params: Array<unknown>, at: number, r: PricedSale): number => {
+  params[at] = r.transaction_id
+  params[at + 1] = r.customer_id
+  params[at + 2] = r.product_id
+  params[at + 3] = r.quantity
+  params[at + 4] = r.unit_price
+  params[at + 5] = r.discount_amount
+  params[at + 6] = r.total_amount
+  params[at + 7] = r.cost_amount
+  params[at + 8] = r.profit_margin
+  params[at + 9] = r.commission
+  params[at + 10] = r.value_tier === TIERS[0] ? 0 : r.value_tier === TIERS[1] ? 1 : 2
+  params[at + 11] = r.transaction_date
+  params[at + 12] = r.sales_rep_id
+  return at + 13
+}
+
 // 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
 const ROWS_PER_STATEMENT = 500
 
@@ -96,6 +122,16 @@ export const statementSlices = <A>(rows: ReadonlyArray<A>): ReadonlyArray<Readon
 export const DECIMAL_COLUMNS: ReadonlySet<string> = new Set([
   "price", "cost", "unit_price", "discount_amount", "total_amount", "cost_amount", "profit_margin", "commission"
 ])
+
+/**
+ * A fact's placeholders, in SALE_COLUMNS order, for a SQLite statement that takes its amounts as
+ * whole cents and its tier as a code (writeSaleCents). SQLite divides the cents there into the double
+ * centsToDouble makes in JS: both divide the same two exactly represented numbers, correctly rounded.
+ * 1M facts of 500-row statements: the statement alone, 0.64-0.96 s against 0.72-1.05 s with doubles
+ * bound (a double made for each amount), and 0.98-1.21 s against 1.08-1.35 s with the tier's text.
+ */
+export const SALE_CENTS_PLACEHOLDERS: ReadonlyArray<string> = SALE_COLUMNS.map((c) =>
+  DECIMAL_COLUMNS.has(c) ? "? / 100.0" : c === "value_tier" ? `CASE ? ${TIERS.map((t, i) => `WHEN ${i} THEN '${t}'`).join(" ")} END` : "?")
 
 /** Where each source stages and lands: what every dialect's staging and merges are written against. */
 export const TABLES = {
