@@ -68,12 +68,21 @@ const twoDigits = (text: string, at: number): number => {
  */
 const commonTransactionDate = (text: string): string | undefined | null => {
   if (text.length !== 10 && text.length !== 19) return null
-  const c1 = twoDigits(text, 0)
-  const c2 = twoDigits(text, 2)
-  if (c1 < 0 || c2 < 0 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return null
-  const month = twoDigits(text, 5)
-  const day = twoDigits(text, 8)
-  if (month < 0 || day < 0) return null
+  // Rows come in date order: the day of the row before, already checked, when it is this one's
+  // (returned instead of a copy, and its digits not read again).
+  const sameDay = lastDay !== "" && text.startsWith(lastDay)
+  let c1 = 0
+  let c2 = 0
+  let month = 0
+  let day = 0
+  if (!sameDay) {
+    c1 = twoDigits(text, 0)
+    c2 = twoDigits(text, 2)
+    if (c1 < 0 || c2 < 0 || text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45) return null
+    month = twoDigits(text, 5)
+    day = twoDigits(text, 8)
+    if (month < 0 || day < 0) return null
+  }
   if (text.length === 19) {
     const sep = text.charCodeAt(10)
     if ((sep !== 32 && sep !== 84) || text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return null
@@ -83,8 +92,7 @@ const commonTransactionDate = (text: string): string | undefined | null => {
     if (h < 0 || min < 0 || s < 0) return null
     if (h >= 24 || min >= 60 || s >= 60) return undefined
   }
-  // Rows come in date order: the day of the row before, when it is this one's, instead of a copy.
-  if (lastDay !== "" && text.startsWith(lastDay)) return lastDay
+  if (sameDay) return lastDay
   if (!isCalendarDate(c1 * 100 + c2, month, day)) return undefined
   return (lastDay = text.length === 10 ? text : text.slice(0, 10))
 }

@@ -27,6 +27,15 @@ describe("transaction dates", () => {
     expect(parseTransactionDate(t)).toBe(anyTransactionDate(t))
   }, { fastCheck: { numRuns: 5000 } })
 
+  // Rows come in date order: after a day it has read, the fast path reads only what follows the day.
+  const day = fc.date({ min: new Date("1900-01-01T00:00:00Z"), max: new Date("2099-12-31T00:00:00Z"), noInvalidDate: true })
+    .map((d) => d.toISOString().slice(0, 10))
+  const tail = fc.oneof(timeLike, fc.tuple(timeLike, oneOf(" Zx")).map(([t, z]) => t + z), fc.constant(""), fc.constantFrom(" ", "x", "T24:00:00", " 23:59:60"))
+  it.prop("and so after a day it has read, for texts that start with that day", [day, fc.array(tail, { maxLength: 8 })], ([d, tails]) => {
+    expect(parseTransactionDate(d)).toBe(d)
+    for (const t of tails) expect(parseTransactionDate(d + t)).toBe(anyTransactionDate(d + t))
+  }, { fastCheck: { numRuns: 2000 } })
+
   it.each([
     ["2024-02-29 23:59:59", "2024-02-29"], ["2023-02-29", undefined], ["2024-03-05T24:00:00", undefined],
     ["2024-03-05 12:60:00", undefined], ["0000-01-01", undefined], ["2024-12-31", "2024-12-31"]
