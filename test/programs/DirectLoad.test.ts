@@ -17,7 +17,7 @@ import { runPipeline } from "../../src/programs/Pipeline.js"
 import { Warehouse } from "../../src/services/Warehouse.js"
 import * as Money from "../../src/rules/Money.js"
 import { postgres, sqlite } from "../../src/services/warehouse/Dialect.js"
-import { inCents, SALE_CENTS_PLACEHOLDERS, SALE_COLUMNS, writeSaleCents, writeSaleValues } from "../../src/services/warehouse/Schema.js"
+import { inCents, SALE_CENTS_SELECT, SALE_COLUMNS, writeSaleCents, writeSaleValues } from "../../src/services/warehouse/Schema.js"
 import { statementSlices } from "../../src/services/warehouse/Schema.js"
 import type { SaleRow } from "../../src/schema/Records.js"
 import { inputs, loadedFacts } from "../support/Fixtures.js"
@@ -128,11 +128,11 @@ describe("a first load straight into the fact table", () => {
   })
 
   it("binds a fact in cents as its cents and its tier's code, which SQLite makes into the values bound otherwise", () => {
-    // Schema.SALE_CENTS_PLACEHOLDERS: SQLite divides the cents; the doubles must be those centsParam makes.
+    // Schema.SALE_CENTS_SELECT: SQLite divides the cents; the doubles must be those centsParam makes.
     const db = new Database(":memory:")
     const columns = SALE_COLUMNS.join(", ")
     db.exec(`CREATE TABLE cents (${columns}); CREATE TABLE bound (${columns})`)
-    const intoCents = db.prepare(`INSERT INTO cents VALUES (${SALE_CENTS_PLACEHOLDERS.join(", ")})`)
+    const intoCents = db.prepare(`INSERT INTO cents SELECT ${SALE_CENTS_SELECT} FROM (VALUES (${SALE_COLUMNS.map(() => "?").join(", ")}))`)
     const intoBound = db.prepare(`INSERT INTO bound VALUES (${SALE_COLUMNS.map(() => "?").join(", ")})`)
     const params = new Array<unknown>(SALE_COLUMNS.length)
     const amount = fc.oneof(fc.maxSafeInteger(), fc.constantFrom(0, -0, 1, -1, 99, 100, 42702, -1536, 2 ** 31, 2 ** 53 - 1))

@@ -72,7 +72,7 @@ export interface Dialect {
   readonly centsParam: (cents: number, text: (cents: number) => string) => string | number
   /**
    * A direct load binds a fact whose amounts are all whole cents as those cents, divided in the
-   * statement, with its tier as a code (Schema.SALE_CENTS_PLACEHOLDERS): SQLite only, where the
+   * statement, with its tier as a code (Schema.SALE_CENTS_SELECT): SQLite only, where the
    * division makes the double centsParam would have bound.
    */
   readonly centsInStatement: boolean
