@@ -219,7 +219,8 @@ export interface WarehouseService {
    * A first load without staging: when sales_fact is empty, waits for `after` (the run's
    * customers), then runs `load` in one transaction with the fact table's secondary indexes
    * dropped. What `load` writes is checked against the dimensions as the transaction sees them:
-   * facts whose customer and product exist are upserted (the last copy of a key wins); the others
+   * facts whose customer and product exist are upserted (the last copy of a key wins, across calls
+   * of `write`: each call takes a batch, every key in it once, as Transform's batches hold them); the others
    * are quarantined as `referential` at the end, as the merge does. Then the indexes are built,
    * each customer's first transaction marked, the open rejects of the keys loaded resolved and
    * the high-water mark moved (when `moveMark`). None, having run nothing, when the fact table
