@@ -9,6 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { FastCheck as fc } from "effect"
 import { anyTransactionDate, parseTransactionDate } from "../../src/rules/Dates.js"
 import { anyDecimal, parseDecimal, toDouble } from "../../src/rules/Money.js"
+import { cleanText } from "../../src/rules/Text.js"
 import { exactSale, processSale, productCost, type RawSale } from "../../src/rules/Sales.js"
 
 const digits = (min: number, max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: min, maxLength: max })
@@ -40,6 +41,15 @@ describe("transaction dates", () => {
     ["2024-02-29 23:59:59", "2024-02-29"], ["2023-02-29", undefined], ["2024-03-05T24:00:00", undefined],
     ["2024-03-05 12:60:00", undefined], ["0000-01-01", undefined], ["2024-12-31", "2024-12-31"]
   ])("%j → %j", (input, expected) => expect(parseTransactionDate(input)).toBe(expected))
+})
+
+describe("text", () => {
+  // cleanText returns text whose only whitespace is single spaces as it is, without the replace.
+  const general = (raw: string) => raw.trim().replace(/\s+/g, " ") || undefined
+  const unit = fc.constantFrom("a", "é", "x", " ", "  ", "\t", "\n", "\r", "\u00a0", "\u2003", "\u3000", "\ufeff")
+  it.prop("collapsing whitespace answers as the general path", [fc.string({ unit })], ([t]) => {
+    expect(cleanText(t)).toBe(general(t))
+  }, { fastCheck: { numRuns: 5000 } })
 })
 
 describe("decimals", () => {
