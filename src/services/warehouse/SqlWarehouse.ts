@@ -241,10 +241,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     `SELECT ${d.top(1)}f.transaction_id FROM sales_fact f WHERE f.customer_id = ${customer}
      ORDER BY f.transaction_date, f.transaction_id${d.binaryCollation}${d.limit(1)}`
   // Into a fact table that held no facts before (a first load), every fact is new, and:
-  /** …each customer's earliest fact becomes First-time (the rest were inserted as Repeat), one index seek each; */
-  const markFirstTransactions = step("first transactions", exec(
+  /**
+   * …each customer's earliest fact becomes First-time (the rest were inserted as Repeat), one index
+   * seek each. The customers are those of the facts, or (`fromDimension`, when it holds no more
+   * keys than there are facts) every key of customer_dim, read off its own smaller index: a customer
+   * without facts finds none. 1M facts, 50k customers: 158-160 ms against 186-225 ms;
+   */
+  const markFirstTransactions = (fromDimension: boolean) => step("first transactions", exec(
     `UPDATE sales_fact SET customer_status = 'First-time' WHERE transaction_id IN (
-       SELECT (${firstOf("c.customer_id")}) FROM (SELECT DISTINCT customer_id FROM sales_fact) c)`
+       SELECT (${firstOf("c.customer_id")}) FROM ${fromDimension ? "customer_dim" : "(SELECT DISTINCT customer_id FROM sales_fact)"} c)`
   ))
   /** …the keys loaded are exactly the facts, so each open reject is resolved by one key lookup. */
   const resolveLoadedRejects = (runId: string) => step("resolve rejects", changes(
@@ -385,7 +390,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       // 4. customer_status: First-time for each customer's earliest transaction. Into an empty table
       //    straight from the new facts: nothing else moves.
       const moved = fresh
-        ? yield* markFirstTransactions.pipe(Effect.as({ statusChanges: 0, olderMoving: 0 }))
+        ? yield* markFirstTransactions(false).pipe(Effect.as({ statusChanges: 0, olderMoving: 0 }))
         : yield* settleDirtyCustomers(runId, now, partitioned)
       // The open rejects of the keys merged again are resolved.
       const resolved = fresh
@@ -677,7 +682,8 @@ export const make = (d: Dialect) => Effect.gen(function* () {
       const direct = Effect.gen(function* () {
         // Checked again inside the transaction: what it saw is what it writes into.
         if (!(yield* noFacts)) return Option.none()
-        const keys = yield* count(`SELECT (SELECT count(*) FROM customer_dim) + (SELECT count(*) FROM product_dim) AS n`)
+        const customerKeys = yield* count(`SELECT count(*) AS n FROM customer_dim`)
+        const keys = customerKeys + (yield* count(`SELECT count(*) AS n FROM product_dim`))
         if (keys > DIRECT_MAX_KEYS) {
           yield* Effect.logInfo(`the dimensions hold ${keys} keys, more than a direct first load checks in memory (${DIRECT_MAX_KEYS}): staging and merging the facts`)
           return Option.none()
@@ -703,7 +709,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
         // The customer index first: marking First-time seeks in it. The others after.
         yield* step("build the customer index", buildIndexes(customerIndex))
         yield* flush
-        yield* markFirstTransactions
+        yield* markFirstTransactions(customerKeys <= inserted)
         yield* step("build indexes", buildIndexes(otherIndexes))
         const resolved = yield* resolveLoadedRejects(runId)
         if (moveMark) yield* moveMarkTo(now)
