@@ -77,22 +77,15 @@ export const inCents = (r: PricedSale): boolean =>
   typeof r.unit_price === "number" && typeof r.discount_amount === "number" && typeof r.total_amount === "number" &&
   typeof r.commission === "number" && typeof r.cost_amount !== "string" && typeof r.profit_margin !== "string"
 
+/** Amounts bound as they are: a fact inCents holds whole cents (or none). */
+const AS_CENTS: AmountParams = { centsParam: (cents) => cents, decimalParam: (text) => text }
+const TIER_AT = SALE_COLUMNS.indexOf("value_tier")
+
 /** writeSaleValues for a fact inCents, into a statement that selects SALE_CENTS_SELECT: its cents, and its tier's code. */
 export const writeSaleCents = (params: Array<unknown>, at: number, r: PricedSale): number => {
-  params[at] = r.transaction_id
-  params[at + 1] = r.customer_id
-  params[at + 2] = r.product_id
-  params[at + 3] = r.quantity
-  params[at + 4] = r.unit_price
-  params[at + 5] = r.discount_amount
-  params[at + 6] = r.total_amount
-  params[at + 7] = r.cost_amount
-  params[at + 8] = r.profit_margin
-  params[at + 9] = r.commission
-  params[at + 10] = r.value_tier === TIERS[0] ? 0 : r.value_tier === TIERS[1] ? 1 : 2
-  params[at + 11] = r.transaction_date
-  params[at + 12] = r.sales_rep_id
-  return at + 13
+  const end = writeSaleValues(params, at, r, AS_CENTS)
+  params[at + TIER_AT] = TIERS.indexOf(r.value_tier)
+  return end
 }
 
 // 500 rows of at most 17 columns: far below SQLite's 32766 and PostgreSQL's 65535 parameters.
