@@ -5,6 +5,7 @@
  */
 import * as Money from "../../rules/Money.js"
 import type { PricedSale, ValueTier } from "../../rules/Sales.js"
+import { SaleRow } from "../../schema/Records.js"
 import { writeOutSales, type StagedSale } from "../Warehouse.js"
 import type { Dialect } from "./Dialect.js"
 import { mssqlPartitions, mssqlWarehouse } from "./MssqlSchema.js"
@@ -69,8 +70,8 @@ export const writeSaleValues = (params: Array<unknown>, at: number, r: PricedSal
 const amountParam = (amount: Money.Amount, text: (cents: number) => string, d: AmountParams) =>
   typeof amount === "number" ? d.centsParam(amount, text) : d.decimalParam(amount)
 
-/** The tiers by the code writeSaleCents binds for them. */
-const TIERS = ["Low Value", "Medium Value", "High Value"] as const satisfies ReadonlyArray<ValueTier>
+/** The tiers by the code writeSaleCents binds for them: the fact schema's own list, so none is left without one. */
+const TIERS: ReadonlyArray<ValueTier> = SaleRow.fields.value_tier.literals
 
 /** A fact whose amounts are all whole cents (Money.Amount as a number, or none): what writeSaleCents takes. */
 export const inCents = (r: PricedSale): boolean =>
