@@ -2,10 +2,19 @@
  * The `etl` command (contract.md, "Commands"). Exit codes: 0 success, 1
  * failure, 2 bad usage or configuration, 3 partial.
  */
-import { Command, Options } from "@effect/cli"
-import { FileSystem } from "@effect/platform"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Cause, Config, ConfigError, Console, Data, Effect, Either, Layer, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Console from "effect/Console"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { forEnvironment } from "./layers/ConfigProvider.js"
 import * as Main from "./layers/Main.js"
 import { dashboardFigures, renderDashboard } from "./programs/Dashboard.js"

@@ -2,11 +2,14 @@
  * The process edge: the only place that runs an Effect. Maps how the command
  * ended to the contract's exit codes.
  */
-import { ValidationError } from "@effect/cli"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import type { Teardown } from "@effect/platform/Runtime"
-import { Cause, Effect, Exit, Option } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { argv } from "node:process"
 import pkg from "../package.json" with { type: "json" }
 import { cli, EXIT } from "./Cli.js"

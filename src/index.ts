@@ -4,7 +4,8 @@
  *
  * @example
  * ```ts
- * import { Effect, Option } from "effect"
+ * import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
  * import { runPipeline, TestLayer } from "etl"
  *
  * const summary = await runPipeline({ date: Option.none(), from: Option.none(), to: Option.none(), fullRefresh: true, dryRun: false })

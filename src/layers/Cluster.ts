@@ -5,10 +5,19 @@
  * PostgreSQL: CLUSTER_DATABASE_URL, or DATABASE_URL when the warehouse is
  * PostgreSQL. Runners reach each other over TCP at RUNNER_HOST:RUNNER_PORT.
  */
-import { ClusterWorkflowEngine, RunnerAddress } from "@effect/cluster"
+import * as ClusterWorkflowEngine from "@effect/cluster/ClusterWorkflowEngine"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
-import { PgClient } from "@effect/sql-pg"
-import { Cause, Config, ConfigError, Duration, Effect, Either, Layer, Option, Random } from "effect"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
 import { parseClusterUrl } from "../services/AppConfig.js"
 
 /** Where the cluster keeps its state: a PostgreSQL URL. */

@@ -2,8 +2,9 @@
  * Where settings come from, first match wins: the process environment, then
  * `.env.<env>`, then `.env`, then the defaults in AppConfig.
  */
-import { FileSystem } from "@effect/platform"
-import { ConfigProvider, Effect } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
 
 /** `KEY=value` lines; `#` comments, `export `, single or double quotes. */
 export const parseDotenv = (text: string): Map<string, string> => {

@@ -4,7 +4,14 @@
  * at ERROR and above; both files rotated by size. Every line carries the
  * annotations in scope (run id, env, stage).
  */
-import { Cause, Effect, FiberId, HashMap, Layer, List, Logger, LogLevel } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as List from "effect/List"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import { stderr } from "node:process"
 import { AppConfig } from "../services/AppConfig.js"
 import { makeRotatingFile } from "../services/RotatingFile.js"

@@ -3,7 +3,7 @@
  * DATABASE_URL, metrics, logging, and Node's platform services.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { Layer } from "effect"
+import * as Layer from "effect/Layer"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"

@@ -4,7 +4,10 @@
  * environment, fresh metrics, and no log output.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import { ConfigProvider, Effect, Layer, Logger } from "effect"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig, appConfig } from "../services/AppConfig.js"
 import { CircuitBreaker } from "../services/CircuitBreaker.js"

@@ -3,8 +3,11 @@
  * OTEL_EXPORTER_OTLP_ENDPOINT when it is set; when it is not, nothing is
  * installed and spans cost nothing beyond Effect's own bookkeeping.
  */
-import { FetchHttpClient } from "@effect/platform"
-import { Duration, Effect, Layer, Option } from "effect"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { AppConfig } from "../services/AppConfig.js"
 
 export const layer = Layer.unwrapEffect(

@@ -1,8 +1,10 @@
 /** Picks the warehouse dialect from DATABASE_URL. */
-import { FileSystem } from "@effect/platform"
-import { Cause, Effect, Layer } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { WarehouseError } from "../schema/Errors.js"
-import type { SqlClient } from "@effect/sql"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { AppConfig } from "../services/AppConfig.js"
 import { CircuitBreaker, type CircuitOpen } from "../services/CircuitBreaker.js"
 import { makeSqlClient } from "../services/SqlClients.js"

@@ -4,9 +4,13 @@
  * file is read 256 KiB at a time and parsed synchronously into chunks, so the
  * stream's backpressure bounds memory whatever the file's size.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
-import { Chunk, Effect, identity, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import { StringDecoder } from "node:string_decoder"
 import { SourceError } from "../schema/Errors.js"
 import { Metrics } from "../services/Metrics.js"

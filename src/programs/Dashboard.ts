@@ -4,7 +4,8 @@
  * one self-contained HTML page with inline SVG: no CDN, works offline, reads
  * on a laptop and a phone.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { Warehouse, type RejectGroup } from "../services/Warehouse.js"
 import type { RunSummary } from "./Report.js"
 

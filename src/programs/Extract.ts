@@ -4,9 +4,12 @@
  * naming the file and the problem; a bad record is never an error here, it
  * flows on to the transform, which rejects it with a reason.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { JSONParser } from "@streamparser/json"
-import { Chunk, Effect, identity, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import { identity } from "effect/Function"
+import * as Stream from "effect/Stream"
 import { CUSTOMER_COLUMNS } from "../rules/Customers.js"
 import { SALE_COLUMNS } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"

@@ -3,7 +3,10 @@
  * the quality checks and anomalies, lineage, failed records, the row in
  * etl_run_history, the alerts and the table on the console.
  */
-import { Clock, DateTime, Effect, Exit } from "effect"
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { OutputError } from "../schema/Errors.js"
 import { AppConfig, configFingerprint } from "../services/AppConfig.js"
 import { Metrics } from "../services/Metrics.js"

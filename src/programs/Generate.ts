@@ -3,8 +3,8 @@
  * with a realistic share (a few percent) of every kind of dirty row the
  * business rules name. Same seed, same files, byte for byte.
  */
-import { FileSystem } from "@effect/platform"
-import { Effect } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Effect from "effect/Effect"
 import { OutputError } from "../schema/Errors.js"
 import { makeDirectories } from "../services/Directories.js"
 

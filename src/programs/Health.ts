@@ -3,8 +3,13 @@
  * (with a timeout), input files readable, output/log/alert folders writable,
  * SMTP and webhook reachable when configured. One finding per component.
  */
-import { FileSystem } from "@effect/platform"
-import { Config, Duration, Effect, Either, Option, Redacted } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import { createConnection } from "node:net"
 import { AppConfig, parseClusterUrl } from "../services/AppConfig.js"
 import { makeSqlClient } from "../services/SqlClients.js"

@@ -4,7 +4,8 @@
  * and its rejects written to the dead-letter store, retried on transient
  * errors. The set-based merges into the star schema follow in Pipeline.
  */
-import { Effect, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import type { WarehouseError } from "../schema/Errors.js"
 import type { Source } from "../schema/Records.js"
 import { writeOutAmounts } from "../rules/Sales.js"

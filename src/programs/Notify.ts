@@ -2,7 +2,8 @@
  * The run's alerts, from its summary: each failed source by name, a failed
  * validation, a warehouse failure (critical), and a success notice.
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { Alerts } from "../services/Alerts.js"
 import { Warehouse } from "../services/Warehouse.js"
 import type { RunSummary } from "./Report.js"

@@ -5,8 +5,13 @@
  * `OUTPUT_DIR/lineage.jsonl`, and posted to `OPENLINEAGE_URL` when it is set.
  * Lineage never fails a run: a write or post that fails is logged.
  */
-import { FetchHttpClient, FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Duration, Effect, Option } from "effect"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import { randomUUID } from "node:crypto"
 import { resolve } from "node:path"
 import { AppConfig, type AppConfigShape, type DatabaseTarget } from "../services/AppConfig.js"

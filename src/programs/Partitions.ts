@@ -16,9 +16,17 @@
  * retries (staged by the first partition) come before every newer copy, and
  * a transaction on two days ends as the later day's.
  */
-import { Activity, Workflow } from "@effect/workflow"
+import * as Activity from "@effect/workflow/Activity"
+import * as Workflow from "@effect/workflow/Workflow"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Schema } from "effect"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { resolve } from "node:path"
 import * as Money from "../rules/Money.js"
 import { parseTransactionDate } from "../rules/Dates.js"

@@ -7,9 +7,19 @@
  * warehouse failure ends it `failed`.
  * The summary is always written, and returned to the caller.
  */
-import { Clock, ConfigError, DateTime, Deferred, Duration, Effect, Fiber, Layer, Option, Random, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as ConfigError from "effect/ConfigError"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { OutputError, type SourceError, type WarehouseError } from "../schema/Errors.js"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig } from "../services/AppConfig.js"

@@ -5,7 +5,10 @@
  * (cron, CI, a pipe) nothing is redrawn; the same numbers go to the log at a
  * steady interval instead.
  */
-import { Clock, Duration, Effect, Schedule } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { stderr } from "node:process"
 import { Metrics } from "../services/Metrics.js"
 

@@ -5,7 +5,8 @@
  * once there is enough history). Both are pure; `assessQuality` gathers the
  * figures and raises the alerts as the origin's process_quality_alerts does.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { Alerts } from "../services/Alerts.js"
 import { AppConfig, type AppConfigShape } from "../services/AppConfig.js"
 import { Warehouse, type QualityFigures, type RunFigures } from "../services/Warehouse.js"

@@ -15,7 +15,10 @@
  * nothing at 300k and 600k; into a PostgreSQL server on the same cores it was
  * slower (1M: 36.0 s against 30.9 s).
  */
-import { Effect, Option, Queue, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import { writeOutAmounts, type DateWindow } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import { Reject } from "../schema/Reject.js"

@@ -3,9 +3,11 @@
  * the run's rejects as `OUTPUT_DIR/failed_records_<run_id>.csv`, and a short
  * aligned table on the console.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
-import { Console, Effect, Stream } from "effect"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { OutputError } from "../schema/Errors.js"
 import type { OpenReject, ValidationFinding } from "../services/Warehouse.js"
 import type { MetricsSnapshot } from "../services/Metrics.js"

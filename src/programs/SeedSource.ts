@@ -5,8 +5,10 @@
  * (a quantity of "abc", the 45th of the 13th month) is stored NULL, and the
  * pipeline later rejects that row with a reason.
  */
-import type { SqlClient } from "@effect/sql"
-import { Chunk, Effect, Stream } from "effect"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { parseTransactionDate } from "../rules/Dates.js"
 import * as Money from "../rules/Money.js"
 import { OutputError } from "../schema/Errors.js"

@@ -6,8 +6,12 @@
  * Server, and OFFSET paging slows down page by page). Each page is retried on
  * transient errors; the connection is released on every exit path.
  */
-import { SqlClient } from "@effect/sql"
-import { Chunk, Context, Effect, Option, Stream } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type { DateWindow, RawSale } from "../rules/Sales.js"
 import { SourceError } from "../schema/Errors.js"
 import type { DatabaseTarget } from "../services/AppConfig.js"

@@ -2,7 +2,9 @@
  * One program per source: extract → transform → stage, then the set-based
  * merge into its table. A SourceError ends only its own branch.
  */
-import { Effect, Option, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"

@@ -25,7 +25,11 @@
  * is sized by the command's flags), which puts it over the 200 MB the bench
  * holds the run to.
  */
-import { Deferred, Effect, Option, Queue, type Scope } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import type * as Scope from "effect/Scope"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import * as Money from "../rules/Money.js"

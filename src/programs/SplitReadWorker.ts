@@ -7,7 +7,9 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
-import { Cause, Effect, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import { parentPort, workerData } from "node:worker_threads"
 import * as Money from "../rules/Money.js"
 import { costLookup } from "../rules/Sales.js"

@@ -4,7 +4,8 @@
  * embeds the pipeline), `source` (a file of this folder) bundled once per
  * process by esbuild.
  */
-import { Effect, type Scope } from "effect"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 import { Worker, type ResourceLimits } from "node:worker_threads"

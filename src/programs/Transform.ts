@@ -3,7 +3,8 @@
  * the rules of src/rules applied chunk by chunk. Every record comes out as a
  * row to load, a Reject with its reason and location, or FILTERED.
  */
-import { Chunk, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Stream from "effect/Stream"
 import { standardizeCustomer, type RawCustomer } from "../rules/Customers.js"
 import { enrichProduct } from "../rules/Products.js"
 import { filtered, isCompleted, priceSale, SALE_COLUMNS, type Filtered, type PricedSale, type RawSale, type SalePricing } from "../rules/Sales.js"

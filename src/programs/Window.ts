@@ -3,7 +3,8 @@
  * `--date D`, `--from/--to`: backfills that never move the high-water mark;
  * `--full-refresh`: everything; neither: incremental from the mark.
  */
-import { Effect, Option } from "effect"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type { DateWindow } from "../rules/Sales.js"
 import { Warehouse } from "../services/Warehouse.js"
 

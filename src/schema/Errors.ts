@@ -1,4 +1,4 @@
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 /** A whole source could not be read: its branch fails, the others go on (graceful degradation). */
 export class SourceError extends Schema.TaggedError<SourceError>()("SourceError", {

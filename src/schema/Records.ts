@@ -3,7 +3,7 @@
  * are the warehouse's (contract.md); `quality_flags` is comma-separated,
  * sorted, no spaces, or null.
  */
-import { Schema } from "effect"
+import * as Schema from "effect/Schema"
 
 const Text = Schema.NullOr(Schema.String)
 /** Money and other exact decimals travel as their decimal text, never a float. */

@@ -7,8 +7,16 @@
  * `throttling_decisions.log`. Writing an alert can fail (a read-only folder):
  * that is logged, never a reason to fail the run.
  */
-import { FetchHttpClient, FileSystem, HttpClient, HttpClientRequest } from "@effect/platform"
-import { Clock, Duration, Effect, Option, Redacted, Schedule } from "effect"
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import { hostname } from "node:os"
 import { memoryUsage, pid } from "node:process"
 import { AppConfig } from "./AppConfig.js"

@@ -4,7 +4,12 @@
  * plus processing. An invalid value fails with a `ConfigError` whose path is
  * the variable's name and whose message says what it accepts.
  */
-import { Config, ConfigError, Effect, Either, Option, Redacted } from "effect"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import * as Money from "../rules/Money.js"
 

@@ -8,8 +8,10 @@
  * with CircuitOpen. Every change of state is logged and alerted. Retries go
  * through the breaker, so each attempt counts toward the threshold.
  */
-import { FileSystem } from "@effect/platform"
-import { Clock, Effect, Schema } from "effect"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import { Alerts } from "./Alerts.js"
 import { AppConfig } from "./AppConfig.js"
 import { retryTransient } from "./Resilience.js"

@@ -6,9 +6,9 @@
  * others never settle (DATABASE_URL=sqlite:/proc/x/w.db hung at start). These make each missing
  * directory once, from the deepest one that exists down, and the first refusal is the answer.
  */
-import { FileSystem } from "@effect/platform"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { SystemError } from "@effect/platform/Error"
-import { Effect } from "effect"
+import * as Effect from "effect/Effect"
 import { mkdirSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 

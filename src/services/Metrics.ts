@@ -3,7 +3,8 @@
  * rejected by category, filtered, flagged by flag), change counts per table,
  * peak memory. Counters are bumped once per chunk, not per record.
  */
-import { Clock, Effect } from "effect"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
 import { memoryUsage } from "node:process"
 import { DUPLICATE } from "../schema/Records.js"
 import type { ChangeCounts } from "./Warehouse.js"

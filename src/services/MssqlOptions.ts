@@ -1,6 +1,7 @@
 /** The SQL Server client's options, in a module of their own so tedious loads only when it is used. */
-import { MssqlClient } from "@effect/sql-mssql"
-import { Duration, Redacted } from "effect"
+import * as MssqlClient from "@effect/sql-mssql/MssqlClient"
+import * as Duration from "effect/Duration"
+import * as Redacted from "effect/Redacted"
 import Tedious from "tedious"
 
 export { MssqlClient }

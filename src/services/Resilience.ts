@@ -3,7 +3,9 @@
  * RETRY_BACKOFF_FACTOR, jittered, at most MAX_RETRIES times, and only for
  * errors typed as transient.
  */
-import { Duration, Effect, Schedule } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 
 export interface RetrySettings {
   readonly maxRetries: number

@@ -3,9 +3,13 @@
  * Server), and the test for which SQL errors are worth retrying.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import type { SqlClient } from "@effect/sql"
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Cause, Duration, Effect, Redacted, type Scope } from "effect"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Cause from "effect/Cause"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import type { DatabaseTarget } from "./AppConfig.js"
 
 const TRANSIENT_CODES = new Set([
@@ -73,7 +77,7 @@ export const makeSqlClient = (
     target.kind === "sqlite"
       ? SqliteClient.make({ filename: target.filename, readonly: options.readonly ?? false })
       : target.kind === "postgres"
-      ? Effect.flatMap(Effect.promise(() => import("@effect/sql-pg")), ({ PgClient }) =>
+      ? Effect.flatMap(Effect.promise(() => import("@effect/sql-pg/PgClient")), (PgClient) =>
         PgClient.make({ url: pgUrl(), connectTimeout: Duration.seconds(10), maxConnections: 4 }))
       : Effect.flatMap(Effect.promise(() => import("./MssqlOptions.js")), ({ MssqlClient, mssqlOptions }) =>
         MssqlClient.make(mssqlOptions(new URL(Redacted.value(target.url)))))

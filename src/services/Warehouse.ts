@@ -11,7 +11,9 @@
  * A first load into an empty fact table skips staging where the dialect allows
  * (loadFactsDirectly): the facts are written once, straight into sales_fact.
  */
-import { Context, type Effect, type Option } from "effect"
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type { WarehouseError, RunLocked } from "../schema/Errors.js"
 import type { CustomerRow, ProductRow, Source } from "../schema/Records.js"
 import { writeOutAmounts, type PricedSale } from "../rules/Sales.js"

@@ -11,7 +11,9 @@
  * descriptor of a file drops every POSIX lock the process holds on it, SQLite's included. Its
  * layer is built before the SqlClient's, so its scope closes after it (SqliteWarehouse).
  */
-import { Context, Effect, Layer } from "effect"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import { close, fdatasync, openSync } from "node:fs"
 
 export class FileFlush extends Context.Tag("etl/FileFlush")<FileFlush, {

@@ -12,9 +12,11 @@
  *   MATCHED` with GETDATE() dates, counting its changes with OUTPUT $action,
  *   in one batch and one round trip.
  */
-import { SqlClient } from "@effect/sql"
-import { MssqlClient } from "@effect/sql-mssql"
-import { Effect, Layer, Redacted } from "effect"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as MssqlClient from "@effect/sql-mssql/MssqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import { WarehouseError } from "../../schema/Errors.js"
 import type { Reject } from "../../schema/Reject.js"
 import { mssqlOptions } from "../MssqlOptions.js"

@@ -9,7 +9,9 @@
  * thread to start, 0.05-0.25 s at the end of a 1M load, most of it on the
  * path every run waits on.
  */
-import { Deferred, Effect, Exit } from "effect"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type { Worker } from "node:worker_threads"
 import { newThread, threadScript } from "../../programs/ThreadScript.js"
 

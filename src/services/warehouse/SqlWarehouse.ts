@@ -3,9 +3,16 @@
  * (what differs is in Dialect). See Warehouse.ts for the staging design.
  */
 import * as Migrator from "@effect/sql/Migrator"
-import { SqlClient, type SqlConnection, type SqlError } from "@effect/sql"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type * as SqlConnection from "@effect/sql/SqlConnection"
+import type * as SqlError from "@effect/sql/SqlError"
 import { createHash } from "node:crypto"
-import { Data, Duration, Effect, Exit, Layer, Option } from "effect"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { readdirSync, readFileSync, rmSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { hostname } from "node:os"

@@ -1,6 +1,6 @@
 /** The SQLite warehouse (the embedded default). */
-import { SqliteClient } from "@effect/sql-sqlite-node"
-import { Layer } from "effect"
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as Layer from "effect/Layer"
 import { sqlite } from "./Dialect.js"
 import * as FileFlush from "./FileFlush.js"
 import * as SqlWarehouse from "./SqlWarehouse.js"
