@@ -20,7 +20,7 @@ last=$(date -u -d "2024-01-01 + $((days - 1)) days" +%F)
 window=(--from 2024-01-01 --to "$last")
 
 fresh() { psql -q "$admin" -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" > /dev/null 2>&1; echo "$server/$1"; }
-node=(node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 --no-allocation-site-pretenuring bin/etl.js)
+node=(node --max-old-space-size=128 --v8-pool-size=1 --no-allocation-site-pretenuring bin/etl.js)
 
 [ -f "$dir/sales_transactions.csv" ] || "${node[@]}" generate --transactions "$n" --days "$days" --out "$dir" --seed 42 > /dev/null
 export INPUT_DIR=$dir OUTPUT_DIR=$dir/out LOG_DIR=$dir/logs ALERTS_DIR=$dir/alerts

@@ -14,7 +14,7 @@ for n in "${sizes[@]}"; do
   dir=bench/data/$n
   [ -f "$dir/sales_transactions.csv" ] || node bin/etl.js generate --transactions "$n" --out "$dir" --seed 42 > /dev/null
   tmp=$(mktemp)
-  out=$(/usr/bin/time -f "%M" -o "$tmp" node --max-old-space-size=128 --max-semi-space-size=16 --v8-pool-size=1 --no-allocation-site-pretenuring dist/read-sales.mjs "$dir/sales_transactions.csv")
+  out=$(/usr/bin/time -f "%M" -o "$tmp" node --max-old-space-size=128 --v8-pool-size=1 --no-allocation-site-pretenuring dist/read-sales.mjs "$dir/sales_transactions.csv")
   rss=$(( $(tail -1 "$tmp") / 1024 )); rm -f "$tmp"
   echo "$out" | node -e "const o = JSON.parse(require('fs').readFileSync(0, 'utf8')); console.log('| $n | ' + o.seconds.toFixed(2) + ' | $rss | ' + [o.read, o.loaded, o.rejected, o.filtered].join(' | ') + ' |')"
 done

@@ -32,7 +32,7 @@ import { emitLineage, newLineageRunId, runEvent } from "./OpenLineage.js"
 import { reportProgress } from "./Progress.js"
 import { recordRun, type RunOutcome, writeRunFailedRecords } from "./Finish.js"
 import type { RunSummary } from "./Report.js"
-import { loadCustomers, loadProducts, loadSales, type RunContext } from "./Sources.js"
+import { loadCustomers, loadProducts, loadSales, startSalesSplit, type RunContext } from "./Sources.js"
 import { resolveWindow, type WindowOptions } from "./Window.js"
 import { makeDirectories } from "../services/Directories.js"
 
@@ -205,6 +205,8 @@ const afterBegin = (
     }
 
     const body = Effect.gen(function* () {
+      // A split first load's second thread starts now, while the dimensions load (startSalesSplit).
+      const split = partitions === null ? yield* startSalesSplit : Option.none()
       // Customers alongside products then sales; the sales merge waits for the customers.
       const customersLoaded = yield* Deferred.make<void>()
       const [, products] = yield* Effect.all(
@@ -218,7 +220,7 @@ const afterBegin = (
             metrics.stage("products"),
             degradeGracefully("products"),
             Effect.tap(() =>
-              (partitions === null ? loadSales(run, Deferred.await(customersLoaded)) : salesOnRunners(run, partitions, Deferred.await(customersLoaded))).pipe(
+              (partitions === null ? loadSales(run, Deferred.await(customersLoaded), split) : salesOnRunners(run, partitions, Deferred.await(customersLoaded))).pipe(
                 metrics.stage("sales"),
                 degradeGracefully("sales")
               ))

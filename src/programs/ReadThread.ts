@@ -60,8 +60,8 @@ const AHEAD = 2
 
 /**
  * The worker's old generation: a few batches live at a time, so garbage never needs to pile up
- * past this. Its young generation follows the command's --max-semi-space-size (V8 flags win over
- * a worker's limits); the rules' garbage dies there.
+ * past this. Its young generation is V8's default, as the run's thread's (semi-spaces of 16 MB);
+ * the rules' garbage dies there.
  */
 const LIMITS = { maxOldGenerationSizeMb: 64 }
 

@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Money from "../rules/Money.js"
 import { CUSTOMER_COLUMNS, standardizeCustomer } from "../rules/Customers.js"
@@ -21,7 +22,7 @@ import type { CsvItem, CsvPart } from "./Csv.js"
 import { extractCustomersThrough, extractProducts } from "./Extract.js"
 import { loadBatches, loadOutcomes } from "./Load.js"
 import { readSalesOnThread } from "./ReadThread.js"
-import { splitSalesRead } from "./SplitRead.js"
+import { SPLIT_AUTO_BYTES, splitSalesRead, startSplit, type SplitStart } from "./SplitRead.js"
 import { extractSalesDatabase } from "./SourceDatabase.js"
 import { batched, salesCsvBatches, transformCustomers, transformProducts, transformSale, type Outcome } from "./Transform.js"
 
@@ -207,18 +208,36 @@ const salesBatches = (
     }))
   }))
 
+const splitsSales = (config: AppConfig) =>
+  config.processing.splitRead !== "off" && config.processing.readThread !== "on" && Option.isNone(config.files.sourceDatabase)
+const splitMinBytes = (config: AppConfig) => config.processing.splitRead === "auto" ? SPLIT_AUTO_BYTES : 0
+
+/**
+ * The second thread of a split first load (splitSales), started while the dimensions load when
+ * the run will split: the warehouse offers a side file and the sales file is large enough. Its
+ * start (its code, the lines before its part) is then off the sales' path. loadSales hands it the
+ * rest, or stops it. A dry run's transaction never offers a side file.
+ */
+export const startSalesSplit: Effect.Effect<Option.Option<SplitStart>, never, AppConfig | Warehouse | Scope.Scope> = Effect.gen(function* () {
+  const config = yield* AppConfig
+  if (!splitsSales(config)) return Option.none()
+  if (!(yield* (yield* Warehouse).offersSideFile.pipe(Effect.orElseSucceed(() => false)))) return Option.none()
+  return yield* startSplit(config.files.salesFile, splitMinBytes(config))
+})
+
 /**
  * A direct load's sales CSV split between this thread and a second one (SplitRead), when the
- * warehouse offers a side file, SPLIT_READ is `on` and the sales come from a CSV read here.
+ * warehouse offers a side file, SPLIT_READ is not `off` (`auto`: the file holds at least
+ * SPLIT_AUTO_BYTES) and the sales come from a CSV read here.
  */
-const splitSales = (run: RunContext, side: SideLoad, costs: ReadonlyMap<string, string | null>) =>
+const splitSales = (run: RunContext, side: SideLoad, costs: ReadonlyMap<string, string | null>, started: Option.Option<SplitStart> | undefined) =>
   Effect.gen(function* () {
     const config = yield* AppConfig
-    if (config.processing.splitRead !== "on" || config.processing.readThread === "on" || Option.isSome(config.files.sourceDatabase)) {
-      return Option.none()
-    }
+    if (!splitsSales(config)) return Option.none()
     return yield* splitSalesRead({
       path: config.files.salesFile,
+      minBytes: splitMinBytes(config),
+      started,
       window: run.window,
       costs,
       commissionRate: config.processing.commissionRate,
@@ -243,6 +262,13 @@ export const countSalesMerge = (merge: SalesMerge) =>
       yield* metrics.kept("sales", merge.inserted + merge.updated + merge.unchanged)
     }))
 
+/** A second thread started ahead (startSalesSplit): done with, or never set reading (`used` false). */
+const stopThread = (started: Option.Option<SplitStart> | undefined, used: () => boolean) =>
+  started === undefined || Option.isNone(started) ? Effect.void : Effect.zipRight(
+    Effect.promise(() => started.value.worker.terminate()),
+    Effect.unless(Effect.logDebug("the second thread started ahead was not needed: the sales were not loaded directly"), used)
+  )
+
 /**
  * Sales start once the products are merged and read, transform and stage
  * while the customers still load; the merge waits for `customersLoaded` (its
@@ -251,20 +277,22 @@ export const countSalesMerge = (merge: SalesMerge) =>
  * straight into sales_fact after the customers, checked against the
  * dimensions in memory (Warehouse.loadFactsDirectly).
  */
-export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void) =>
+export const loadSales = (run: RunContext, customersLoaded: Effect.Effect<void> = Effect.void, started?: Option.Option<SplitStart>) =>
   Effect.gen(function* () {
     const warehouse = yield* Warehouse
     const metrics = yield* Metrics
+    let used = false
     const direct = yield* warehouse.loadFactsDirectly(run.runId, run.now, run.moveMark, (write, side) =>
       Effect.scoped(Effect.gen(function* () {
         // The product costs, read once for this thread's rules and the second thread's.
         const costs = yield* warehouse.productCosts
-        const split = Option.isSome(side) ? yield* splitSales(run, side.value, costs) : Option.none()
+        used = Option.isSome(side)
+        const split = Option.isSome(side) ? yield* splitSales(run, side.value, costs, started) : Option.none()
         yield* salesBatches(run, wholeRun(run), { costs, part: Option.getOrUndefined(split)?.part }).pipe(
           loadBatches(run.runId, { source: "sales", key: saleKey, stage: write })
         )
         if (Option.isSome(split)) yield* split.value.finish
-      })), customersLoaded)
+      })), customersLoaded).pipe(Effect.ensuring(stopThread(started, () => used)))
     if (Option.isSome(direct)) {
       yield* metrics.extracted("sales")
       yield* countSalesMerge(direct.value)

@@ -17,13 +17,13 @@
  * worker fails in any way, the worker is stopped, its counts taken back and its
  * file ignored, and this thread reads on past the cut itself.
  *
- * Off unless SPLIT_READ=on. On this project's two-core bench machine (a VM) two
- * busy threads each run at about 60% of one alone, whichever the work: two runs
- * of half the file each, as separate processes, took 14-17 s together against
- * 9-10.5 s alone. At 1M transactions the split run was 12% faster (median of
- * four alternating pairs) for about 90 MB more at the peak (the worker's V8 heap
- * is sized by the command's flags), which puts it over the 200 MB the bench
- * holds the run to.
+ * SPLIT_READ=auto (the default) splits a file of SPLIT_AUTO_BYTES or more; `on`
+ * any file, `off` none. On this project's two-core bench machine (a VM) two busy
+ * threads each run at about 60% of one alone, whichever the work: two runs of
+ * half the file each, as separate processes, took 14-17 s together against
+ * 9-10.5 s alone. So the split pays only on a large file: at 1M transactions
+ * 4-9% faster than one thread, for about 50 MB more at the peak (the worker's
+ * heap, its young generation kept small: LIMITS).
  */
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -31,6 +31,7 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import { closeSync, openSync, readSync, statSync } from "node:fs"
+import type { Worker } from "node:worker_threads"
 import { availableParallelism } from "node:os"
 import * as Money from "../rules/Money.js"
 import type { WarehouseError } from "../schema/Errors.js"
@@ -43,19 +44,25 @@ import { makeCsvParser } from "./CsvParser.js"
 import { startThread, threadScript } from "./ThreadScript.js"
 
 /**
- * The share of the file this thread reads: less than half, as it also takes the side file in
- * after, and its rows cost more here (each batch's rejects and counts go through the run's
- * services). 1M, alternating runs: 0.45 and 0.4 alike, 0.5 slower (this thread waited).
+ * The share of the file this thread reads. Its rows cost more here (each batch's rejects and
+ * counts go through the run's services) and it takes the side file in after, but the worker's
+ * young generation is smaller (LIMITS). 1M, the worker started ahead, alternating runs: with
+ * 0.45 this thread waited about 0.3 s at the cut, with 0.5 0.14 s, with 0.55 the worker 0.27 s;
+ * 0.5 faster than 0.45 in 3 of 5 pairs (medians 5.52 s against 5.95).
  */
-const SHARE = 0.45
+const SHARE = 0.5
 
-/** What the worker is given. */
-export interface SplitInput {
+/** What the worker is given when it starts: its part of the file. */
+export interface SplitPart {
   readonly path: string
   /** Where its part starts: a line's start. */
   readonly at: number
   /** The file's header record. */
   readonly header: ReadonlyArray<string>
+}
+
+/** What the worker is sent once the dimensions are loaded, before it reads a row. */
+export interface SplitInput {
   readonly window: DateWindow
   /** Every product's cost as exact decimal text (null when it has none). */
   readonly costs: ReadonlyArray<readonly [string, string | null]>
@@ -80,10 +87,22 @@ export type FromSplitThread =
   | { readonly _tag: "Failed"; readonly reason: string }
 
 /**
- * The worker's old generation: a batch or two live at a time. V8 flags win over a worker's limits,
- * so in the command's bundle its --max-old-space-size (and --max-semi-space-size) apply instead.
+ * The worker's heap. Old generation: a batch or two live at a time (V8 flags win over a worker's
+ * limits, so in the command's bundle its --max-old-space-size applies instead). Young generation:
+ * 24 MB, semi-spaces of 8 MB against the run's thread's 16 (V8 rounds them to a power of two, so
+ * 32 is 48). The command sets no --max-semi-space-size, which would override this too. 1M, the
+ * run's peak, alternating runs: 185-193 MB against 204-212 with 48 (V8's default), the run about
+ * 4% slower than with 48 (5.81 s against 5.56, four pairs) and 4-9% faster than one thread.
  */
-const LIMITS = { maxOldGenerationSizeMb: 64 }
+const LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 24 }
+
+/**
+ * SPLIT_READ=auto splits a file of at least this size. Below it the worker's start (its bundle,
+ * the line count up to the cut) and taking its part in cost what the second core gives: on this
+ * project's two-core machine, alternating runs, 1M transactions (78 MB) 4-9% faster split, 750k
+ * (59 MB) 5% slower, 500k 2% slower, 300k and 100k 10% and 26% slower.
+ */
+export const SPLIT_AUTO_BYTES = 64 * 1024 * 1024
 
 const READ = 1024 * 1024
 
@@ -140,6 +159,10 @@ const cutOf = (path: string, size: number, after: number): number | undefined =>
 
 export interface SplitPlan {
   readonly path: string
+  /** A file smaller than this is read by this thread alone. */
+  readonly minBytes: number
+  /** The worker, when it was started ahead (startSplit): otherwise it is started here. */
+  readonly started?: Option.Option<SplitStart> | undefined
   readonly window: DateWindow
   readonly costs: ReadonlyMap<string, string | null>
   readonly commissionRate: Money.Decimal
@@ -147,10 +170,10 @@ export interface SplitPlan {
 }
 
 /**
- * Starts the worker on the second part of `plan.path` and returns the part of the file this
- * thread reads (CsvPart: up to the cut, and on past it if the worker's part is not taken) and
- * `finish`, to run once everything this thread read is written: it takes the side file in. None,
- * having started nothing, when the machine has one core or no cut is found (a file of one line).
+ * Sets the worker (`plan.started`, or one started here: startSplit) reading the second part of
+ * `plan.path` and returns the part of the file this thread reads (CsvPart: up to the cut, and on
+ * past it if the worker's part is not taken) and `finish`, to run once everything this thread
+ * read is written: it takes the side file in. None when no worker was started (startSplit).
  */
 export const splitSalesRead = (
   plan: SplitPlan,
@@ -158,27 +181,15 @@ export const splitSalesRead = (
 ): Effect.Effect<Option.Option<{ readonly part: CsvPart; readonly finish: Effect.Effect<void, WarehouseError> }>, never, Scope.Scope | Metrics> =>
   Effect.gen(function* () {
     const metrics = yield* Metrics
-    const found = yield* Effect.sync(() => {
-      const size = statSync(plan.path).size
-      if (availableParallelism() < 2) return undefined
-      const header = headerOf(plan.path)
-      if (header === undefined || !SALE_COLUMNS.every((c) => header.fields.some((f) => f.trim().toLowerCase() === c))) return undefined
-      const at = cutOf(plan.path, size, header.end)
-      return at === undefined ? undefined : { size, header: header.fields, at }
-    }).pipe(Effect.catchAllDefect(() => Effect.succeed(undefined)))
-    if (found === undefined) return Option.none()
-    const { at, header, size } = found
-
-    const script = yield* splitScript
-    const messages = yield* Queue.unbounded<FromSplitThread>()
-    const input: SplitInput = {
-      path: plan.path, at, header, window: plan.window,
+    const started = plan.started ?? (yield* startSplit(plan.path, plan.minBytes))
+    if (Option.isNone(started)) return Option.none()
+    const { at, messages, size, worker } = started.value
+    worker.postMessage({
+      window: plan.window,
       costs: [...plan.costs],
       commissionRate: Money.formatDecimal(plan.commissionRate),
       batchSize: plan.batchSize, file: side.file, customers: side.customers, products: side.products
-    }
-    const worker = yield* startThread<FromSplitThread>(script, input, LIMITS, (m) => messages.unsafeOffer(m), (reason) =>
-      messages.unsafeOffer({ _tag: "Failed", reason }))
+    } satisfies SplitInput)
     yield* Effect.logDebug(`reading ${plan.path} from byte ${at} of ${size} on a second thread`)
 
     // The worker's counts: rows read go to the progress as they come; the rest once its part is taken.
@@ -250,3 +261,37 @@ export const splitSalesRead = (
   })
 
 const splitScript = threadScript("split-read", "SplitReadWorker.ts")
+
+/** A worker started on its part of the file, waiting for its SplitInput. */
+export interface SplitStart {
+  readonly at: number
+  readonly size: number
+  readonly worker: Worker
+  readonly messages: Queue.Queue<FromSplitThread>
+}
+
+/**
+ * Finds the cut of `path` and starts the worker on the part after it: it loads its code and counts
+ * the lines before its part, then waits for its SplitInput (splitSalesRead sends it). Started while
+ * the dimensions load, its start is off the sales' path: the second core is idle then. None, having
+ * started nothing, when the machine has one core, the file is smaller than `minBytes`, or no cut is
+ * found (a file of one line, a header without the sales columns). Terminated when the scope closes.
+ */
+export const startSplit = (path: string, minBytes: number): Effect.Effect<Option.Option<SplitStart>, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const found = yield* Effect.sync(() => {
+      const size = statSync(path).size
+      if (availableParallelism() < 2 || size < minBytes) return undefined
+      const header = headerOf(path)
+      if (header === undefined || !SALE_COLUMNS.every((c) => header.fields.some((f) => f.trim().toLowerCase() === c))) return undefined
+      const at = cutOf(path, size, header.end)
+      return at === undefined ? undefined : { size, header: header.fields, at }
+    }).pipe(Effect.catchAllDefect(() => Effect.succeed(undefined)))
+    if (found === undefined) return Option.none()
+    const { at, header, size } = found
+    const script = yield* splitScript
+    const messages = yield* Queue.unbounded<FromSplitThread>()
+    const worker = yield* startThread<FromSplitThread>(script, { path, at, header } satisfies SplitPart, LIMITS, (m) => messages.unsafeOffer(m), (reason) =>
+      messages.unsafeOffer({ _tag: "Failed", reason }))
+    return Option.some({ at, size, worker, messages })
+  })

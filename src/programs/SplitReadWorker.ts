@@ -1,6 +1,7 @@
 /**
- * The second thread of SplitRead: reads the sales CSV from a line's start to its
- * end, puts every row through the rules, and writes what the direct load would
+ * The second thread of SplitRead: counts the lines before its part, waits for the
+ * rest of its input (the dimensions' keys, the product costs), then reads the sales
+ * CSV from a line's start to its end, puts every row through the rules, and writes what the direct load would
  * write into the side file (warehouse/SideFile). It sends each batch's counts
  * and how far it has read, then `Done` with the line it started on, or `Failed`
  * with why it stopped (the run's thread then reads the part itself).
@@ -17,17 +18,23 @@ import { Reject } from "../schema/Reject.js"
 import { KeySet } from "../services/warehouse/KeySet.js"
 import { openSideWriter, type SideWriter } from "../services/warehouse/SideFile.js"
 import { locatedPayload } from "./Load.js"
-import { linesBefore, type FromSplitThread, type SplitInput } from "./SplitRead.js"
+import { linesBefore, type FromSplitThread, type SplitInput, type SplitPart } from "./SplitRead.js"
 import { releaseBatch, salesCsvBatches } from "./Transform.js"
 
-const input = workerData as SplitInput
+const part = workerData as SplitPart
 const port = parentPort!
 const send = (message: FromSplitThread) => port.postMessage(message)
 
-const pricing = { window: input.window, costOf: costLookup(input.costs), commissionRate: Money.parseDecimal(input.commissionRate)! }
+/** The rest of the input, sent once the dimensions are loaded (the thread may be started before). */
+const rest = Effect.async<SplitInput>((resume) => {
+  port.once("message", (input: SplitInput) => resume(Effect.succeed(input)))
+})
 
 const program = Effect.gen(function* () {
-  const line = yield* Effect.sync(() => linesBefore(input.path, input.at))
+  // Counted while the run's thread loads the dimensions, when the thread is started ahead.
+  const line = yield* Effect.sync(() => linesBefore(part.path, part.at))
+  const input = yield* rest
+  const pricing = { window: input.window, costOf: costLookup(input.costs), commissionRate: Money.parseDecimal(input.commissionRate)! }
   const writer = yield* Effect.acquireRelease(
     Effect.sync((): SideWriter =>
       openSideWriter(input.file, KeySet.fromParts(input.customers), KeySet.fromParts(input.products), (row, reason) =>
@@ -40,9 +47,9 @@ const program = Effect.gen(function* () {
         }))),
     (w) => Effect.sync(() => w.close())
   )
-  let bytesRead = input.at
-  yield* salesCsvBatches(input.path, pricing, input.batchSize, (r) => r.transaction_id, undefined, {
-    from: { offset: input.at, line, header: input.header },
+  let bytesRead = part.at
+  yield* salesCsvBatches(part.path, pricing, input.batchSize, (r) => r.transaction_id, undefined, {
+    from: { offset: part.at, line, header: part.header },
     progress: (read) => Effect.sync(() => void (bytesRead = read))
   }).pipe(
     Stream.runForEach((batch) =>

@@ -208,11 +208,12 @@ export const appConfig = Effect.gen(function* () {
         ["on", "off"].includes(t.toLowerCase())
           ? Either.right(t.toLowerCase() as "on" | "off")
           : Either.left("expected on or off")),
-      // `on`: a first load of the sales CSV into a SQLite file is read by two threads (see SplitRead).
-      splitRead: yield* parsed("SPLIT_READ", "off", (t) =>
-        ["on", "off"].includes(t.toLowerCase())
-          ? Either.right(t.toLowerCase() as "on" | "off")
-          : Either.left("expected on or off"))
+      // A first load of the sales CSV into a SQLite file read by two threads (see SplitRead): `auto`
+      // when the file is large enough for it to pay, `on` whatever its size, `off` never.
+      splitRead: yield* parsed("SPLIT_READ", "auto", (t) =>
+        ["auto", "on", "off"].includes(t.toLowerCase())
+          ? Either.right(t.toLowerCase() as "auto" | "on" | "off")
+          : Either.left("expected auto, on or off"))
     },
     lineageUrl: yield* optionalHttpUrl("OPENLINEAGE_URL", "http://localhost:5000"),
     quality: {

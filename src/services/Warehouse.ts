@@ -240,6 +240,11 @@ export interface WarehouseService {
     ) => Effect.Effect<void, E, R>,
     after?: Effect.Effect<void>
   ) => Effect.Effect<Option.Option<SalesMerge>, E | WarehouseError, R>
+  /**
+   * Whether a first load started now would offer a side file (loadFactsDirectly's `side`): a
+   * SQLite file, no transaction open, no facts yet. A second thread can be started ahead of it.
+   */
+  readonly offersSideFile: Effect.Effect<boolean, WarehouseError>
   /** Every product's cost as exact decimal text (null when it has none). */
   readonly productCosts: Effect.Effect<ReadonlyMap<string, string | null>, WarehouseError>
   /** The open rejects a run retries for `source`: `referential` ones (sales) and those re-queued by a user. */

@@ -34,7 +34,8 @@ describe("AppConfig", () => {
     [{ DB_SERVER: "sql01" }, "DB_NAME: expected a database name when DB_SERVER is set"],
     [{ DB_SERVER: "sql01", DB_NAME: "dw", DB_PORT: "port" }, "DB_PORT: expected a port number"],
     [{ LOG_LEVEL: "loud" }, "LOG_LEVEL: expected one of trace, debug, info, warning, error, fatal"],
-    [{ READ_THREAD: "yes" }, "READ_THREAD: expected on or off, got 'yes'"]
+    [{ READ_THREAD: "yes" }, "READ_THREAD: expected on or off, got 'yes'"],
+    [{ SPLIT_READ: "yes" }, "SPLIT_READ: expected auto, on or off, got 'yes'"]
   ] as const)("%j is refused with a message naming the variable", ([settings, message]) =>
     Effect.gen(function* () {
       const text = yield* errorFor(settings)

@@ -256,6 +256,7 @@ export const make = Effect.gen(function* () {
       ),
     // Facts go through staging and the one MERGE statement above, first load or not.
     loadFactsDirectly: () => Effect.succeedNone,
+    offersSideFile: Effect.succeed(false),
     // Customers go through staging and the merge, first load or not.
     loadCustomersDirectly: () => Effect.succeedNone,
     // The partition merge is the SQLite/PostgreSQL statement sequence; SQL Server loads unpartitioned.

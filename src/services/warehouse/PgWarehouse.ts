@@ -109,6 +109,7 @@ export const make = Effect.gen(function* () {
     // COPY into staging and the bulk merge load 1M facts in about 25 s; the direct load's multi-row
     // upsert alone took 24 s here (bench/pg-copy.mjs), and COPY cannot replace a key written twice.
     loadFactsDirectly: () => Effect.succeedNone,
+    offersSideFile: Effect.succeed(false),
     // Customers are staged in bulk (one unnest insert a batch) and merged, first load or not.
     loadCustomersDirectly: () => Effect.succeedNone
   }

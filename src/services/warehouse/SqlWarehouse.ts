@@ -273,14 +273,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
    */
   const bulkIndexes = factIndexes(d).filter(([name]) => name !== "sales_fact_first_time")
   const dropFactIndexes = Effect.forEach(bulkIndexes, ([name]) => exec(`DROP INDEX ${name}`), { discard: true })
-  /** Builds `indexes` in the dialect's settings for it (Dialect.indexBuild), restored after. */
-  const buildIndexes = (indexes: ReadonlyArray<readonly [string, string]>) =>
+  /** `effect` in a dialect's settings for it (`before`), restored after (`after`) whatever its outcome. */
+  const inSettings = <A, E, R>(settings: Dialect["indexBuild"], effect: Effect.Effect<A, E, R>) =>
     Effect.zipRight(
-      Effect.forEach(d.indexBuild.before, (statement) => exec(statement), { discard: true }),
-      Effect.forEach(indexes, ([, create]) => Effect.zipRight(flush, exec(create)), { discard: true }).pipe(
-        Effect.ensuring(Effect.forEach(d.indexBuild.after, (statement) => exec(statement), { discard: true }).pipe(Effect.ignore))
-      )
+      Effect.forEach(settings.before, (statement) => exec(statement), { discard: true }),
+      effect.pipe(Effect.ensuring(Effect.forEach(settings.after, (statement) => exec(statement), { discard: true }).pipe(Effect.ignore)))
     )
+  /** Builds `indexes` in the dialect's settings for it (Dialect.indexBuild). */
+  const buildIndexes = (indexes: ReadonlyArray<readonly [string, string]>) =>
+    inSettings(d.indexBuild, Effect.forEach(indexes, ([, create]) => Effect.zipRight(flush, exec(create)), { discard: true }))
   const buildFactIndexes = step("build indexes", buildIndexes(bulkIndexes))
   // A first load builds the customer index on its own first: marking First-time seeks in it.
   const customerIndex = bulkIndexes.filter(([name]) => name === "sales_fact_customer_order")
@@ -705,7 +706,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
           side = Option.some(made.side)
           release = made.release
         }
-        yield* load(writeDirectly(runId, now, customers, products), side)
+        yield* inSettings(d.directLoad, load(writeDirectly(runId, now, customers, products), side))
         // (warmValidation's test, made before this transaction began: inside it, it would say no)
         if (sided) yield* queryThreads.warm
         // The rows set aside: the last copy of each key, unless a later copy loaded, waits as a referential reject.
@@ -1047,6 +1048,10 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     ...dimensionMergesFrom(mergeDimension),
     mergeSales,
     loadFactsDirectly,
+    offersSideFile: warehouseFile === undefined ? Effect.succeed(false) : Effect.flatMap(
+      Effect.serviceOption(SqlClient.TransactionConnection),
+      (inTransaction) => Option.isSome(inTransaction) ? Effect.succeed(false) : noFacts
+    ).pipe(Effect.mapError(warehouseError("count facts"))),
     loadCustomersDirectly,
     productCosts: exec(`SELECT product_id, CAST(cost AS ${d.types.text}) AS cost FROM product_dim`).pipe(
       Effect.map((rows) => new Map(rows.map((r) => {
