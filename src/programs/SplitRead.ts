@@ -161,7 +161,10 @@ export interface SplitPlan {
   readonly path: string
   /** A file smaller than this is read by this thread alone. */
   readonly minBytes: number
-  /** The worker, when it was started ahead (startSplit): otherwise it is started here. */
+  /**
+   * The worker started ahead (startSplit), or none when startSplit found nothing to split. When
+   * undefined, it is started here.
+   */
   readonly started?: Option.Option<SplitStart> | undefined
   readonly window: DateWindow
   readonly costs: ReadonlyMap<string, string | null>
