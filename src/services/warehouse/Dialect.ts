@@ -81,11 +81,17 @@ export interface Dialect {
   /** A statement run once per connection (pragmas), if any. */
   readonly setup: ReadonlyArray<string>
   /** Run before and after a first load's transaction (outside it; direct or merged into an empty fact table), if anything. */
-  readonly bulkLoad: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
+  readonly bulkLoad: Settings
   /** Run before and after building the fact table's indexes after a bulk load, if anything. */
-  readonly indexBuild: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
+  readonly indexBuild: Settings
   /** Run before and after a direct first load writes its facts (inside its transaction), if anything. */
-  readonly directLoad: { readonly before: ReadonlyArray<string>; readonly after: ReadonlyArray<string> }
+  readonly directLoad: Settings
+}
+
+/** Statements that set something for a step (`before`) and restore it (`after`). */
+export interface Settings {
+  readonly before: ReadonlyArray<string>
+  readonly after: ReadonlyArray<string>
 }
 
 /** SQLite's page cache of 8 MiB, set per connection (see the dialect's setup) and again after an index build. */

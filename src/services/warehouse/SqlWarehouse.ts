@@ -24,7 +24,7 @@ import {
   type StagedSale, type WarehouseService
 } from "../Warehouse.js"
 import type { CustomerRow } from "../../schema/Records.js"
-import type { Dialect } from "./Dialect.js"
+import type { Dialect, Settings } from "./Dialect.js"
 import { FileFlush, isFile } from "./FileFlush.js"
 import { KeySet } from "./KeySet.js"
 import { makeQueryThreads } from "./QueryThread.js"
@@ -274,7 +274,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const bulkIndexes = factIndexes(d).filter(([name]) => name !== "sales_fact_first_time")
   const dropFactIndexes = Effect.forEach(bulkIndexes, ([name]) => exec(`DROP INDEX ${name}`), { discard: true })
   /** `effect` in a dialect's settings for it (`before`), restored after (`after`) whatever its outcome. */
-  const inSettings = <A, E, R>(settings: Dialect["indexBuild"], effect: Effect.Effect<A, E, R>) =>
+  const inSettings = <A, E, R>(settings: Settings, effect: Effect.Effect<A, E, R>) =>
     Effect.zipRight(
       Effect.forEach(settings.before, (statement) => exec(statement), { discard: true }),
       effect.pipe(Effect.ensuring(Effect.forEach(settings.after, (statement) => exec(statement), { discard: true }).pipe(Effect.ignore)))
@@ -565,11 +565,17 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     const file = (sql as { readonly config?: { readonly filename?: string } }).config?.filename
     return d.kind === "sqlite" && isFile(file) ? file : undefined
   })()
+  /**
+   * The warehouse's file when a second thread can work with it now: outside a transaction (inside
+   * one, a dry run's, another connection would not see its rows, and a side file could not be
+   * detached after). Undefined otherwise.
+   */
+  const fileForThreads = Effect.map(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
+    Option.isNone(inTransaction) ? warehouseFile : undefined)
   /** Validation's thread (QueryThread): started ahead once a load's rows are written, while its indexes build. */
   const queryThreads = makeQueryThreads()
-  /** Starts validation's thread ahead, when it will read the file: outside a transaction (a dry run validates on its own connection). */
-  const warmValidation = Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-    warehouseFile === undefined || Option.isSome(inTransaction) ? Effect.void : queryThreads.warm)
+  /** Starts validation's thread ahead, when it will read the file (fileForThreads). */
+  const warmValidation = Effect.flatMap(fileForThreads, (file) => file === undefined ? Effect.void : queryThreads.warm)
   const SIDE = "etl_side"
   const sidePrefix = (file: string) => `${basename(file)}-split-`
 
@@ -684,8 +690,7 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     Effect.gen(function* () {
       if (!(yield* noFacts)) return Option.none()
       yield* after
-      // Inside a transaction already open (a dry run's), a side file could not be detached after.
-      const sided = warehouseFile !== undefined && Option.isNone(yield* Effect.serviceOption(SqlClient.TransactionConnection))
+      const sided = (yield* fileForThreads) !== undefined
       let release: Effect.Effect<void> = Effect.void
       const direct = Effect.gen(function* () {
         // Checked again inside the transaction: what it saw is what it writes into.
@@ -863,18 +868,15 @@ export const make = (d: Dialect) => Effect.gen(function* () {
   const validationRows = (statements: ReadonlyArray<{ readonly sql: string; readonly params: ReadonlyArray<unknown> }>) => {
     const here = (some: typeof statements) =>
       Effect.forEach(some, ({ params, sql }) => exec(sql, params) as Effect.Effect<ReadonlyArray<Record<string, unknown>>, SqlError.SqlError>)
-    if (warehouseFile === undefined || statements.length === 0) return here(statements)
-    const file = warehouseFile
     const [scan, ...rest] = statements
-    const onThread = Effect.gen(function* () {
+    const onThread = (file: string) => Effect.gen(function* () {
       const answer = yield* queryThreads.send({ file, statements: [scan!] })
       const others = yield* here(rest)
       const first = yield* answer.pipe(Effect.catchAll((reason) =>
         Effect.zipRight(Effect.logWarning(`validating on the run's thread: a second thread could not read ${file}: ${reason}`), here([scan!]))))
       return [...first, ...others]
     })
-    return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (inTransaction) =>
-      Option.isSome(inTransaction) ? here(statements) : onThread)
+    return Effect.flatMap(fileForThreads, (file) => file === undefined || scan === undefined ? here(statements) : onThread(file))
   }
 
   /**
@@ -1048,10 +1050,9 @@ export const make = (d: Dialect) => Effect.gen(function* () {
     ...dimensionMergesFrom(mergeDimension),
     mergeSales,
     loadFactsDirectly,
-    offersSideFile: warehouseFile === undefined ? Effect.succeed(false) : Effect.flatMap(
-      Effect.serviceOption(SqlClient.TransactionConnection),
-      (inTransaction) => Option.isSome(inTransaction) ? Effect.succeed(false) : noFacts
-    ).pipe(Effect.mapError(warehouseError("count facts"))),
+    offersSideFile: Effect.flatMap(fileForThreads, (file) => file === undefined ? Effect.succeed(false) : noFacts).pipe(
+      Effect.mapError(warehouseError("count facts"))
+    ),
     loadCustomersDirectly,
     productCosts: exec(`SELECT product_id, CAST(cost AS ${d.types.text}) AS cost FROM product_dim`).pipe(
       Effect.map((rows) => new Map(rows.map((r) => {
