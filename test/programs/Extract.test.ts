@@ -30,12 +30,13 @@ describe("customers CSV", () => {
 
     it.effect("keeps a character whose bytes two reads split, drops a BOM before a quoted name, and marks a row whose bytes are not UTF-8", () =>
       Effect.gen(function* () {
-        // The file is read 256 KiB at a time: a 4-byte character starts 1, 2 and 3 bytes before the end of the first read.
-        for (const before of [1, 2, 3]) {
+        // The file is read 256 KiB at a time and decoded 64 KiB at a time: a 4-byte character starts 1, 2 and
+        // 3 bytes before the end of the first piece decoded, and of the first read.
+        for (const [boundary, before] of [64, 256].flatMap((kib) => [1, 2, 3].map((b) => [kib * 1024, b] as const))) {
           // A BOM before a quoted name: the quote opens the field only once the BOM is dropped.
           const head = Buffer.from(`\uFEFF"${CUSTOMER_HEADER.replace(",", '",')}\nC1,Ann,Lee,a@b.co,1,`)
-          const pad = "x".repeat(256 * 1024 - before - head.length)
-          const path = file(`split-${before}.csv`, Buffer.concat([
+          const pad = "x".repeat(boundary - before - head.length)
+          const path = file(`split-${boundary}-${before}.csv`, Buffer.concat([
             head, Buffer.from(`${pad}😀é,Basic,\nC2,Bo,`), Buffer.from([0x4c, 0xff, 0x65]), Buffer.from(",b@b.co,2,y,Basic,\n")
           ]))
           const rows = Either.getOrThrow(yield* collect(extractCustomers(path)))
