@@ -21,10 +21,10 @@ const pragmas = (file: string) => {
 describe("a SQLite warehouse file", () => {
   const fresh = inputs({})
   const freshFile = join(fresh.dir, "new.db")
-  it.effect("a new one is made with 8 KiB pages, in WAL", () =>
+  it.effect("a new one is made with 16 KiB pages, in WAL", () =>
     Effect.gen(function* () {
       yield* runPipeline(run)
-      expect(pragmas(freshFile)).toEqual({ pageSize: 8192, journal: "wal", facts: 16 })
+      expect(pragmas(freshFile)).toEqual({ pageSize: 16384, journal: "wal", facts: 16 })
     }).pipe(Effect.provide(TestLayer.layer({ ...fresh.settings, INPUT_DIR: join(root, "data/input") }, freshFile))))
 
   const older = inputs({})
