@@ -46,7 +46,10 @@ describe("CsvParser", () => {
     ['"ab"cd,e\n', ["abcd", "e"]],
     ['x"y,"c""d"\n', ['x"y', 'c"d']],
     ['"a\r\nb","",""""\n', ["a\r\nb", "", '"']],
-    ['"ab"c"d,e\n', ['abc"d', "e"]]
+    ['"ab"c"d,e\n', ['abc"d', "e"]],
+    ['x"y,"a,b",\r\n', ['x"y', "a,b", ""]],
+    ['"",1,"2"\r', ["", "1", "2"]],
+    ['"a","b\nc",d\n', ["a", "b\nc", "d"]]
   ])("reads %j as %j", (text, fields) => {
     expect(parseAll(text, []).records).toEqual([[1, fields]])
     expect(parseAll(text, [1]).records).toEqual([[1, fields]])
