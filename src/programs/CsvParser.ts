@@ -165,16 +165,12 @@ export const makeCsvParser = (sink: CsvSink, firstLine = 1): CsvParser => {
       if (at === -1 && !final) break
       if (width === -1 && !final) break
       quote = find(text, '"', p, quote)
-      if (quote === -1 || quote >= lineEnd) {
-        // The fast path: no quote on this line.
-        if (lineEnd > p) sink.record(text.slice(p, lineEnd).split(","), line)
-        line++
-        p = at === -1 ? length : at + Math.max(width, 1)
-        continue
-      }
-      const fields = plainQuoted(text, p, lineEnd)
+      // The fast paths, a record of this line alone: no quote on it (blank: none), or plainQuoted's.
+      const fields = quote === -1 || quote >= lineEnd
+        ? lineEnd > p ? text.slice(p, lineEnd).split(",") : null
+        : plainQuoted(text, p, lineEnd)
       if (fields !== undefined) {
-        sink.record(fields, line)
+        if (fields !== null) sink.record(fields, line)
         line++
         p = at === -1 ? length : at + Math.max(width, 1)
         continue
